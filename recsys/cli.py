@@ -1,0 +1,101 @@
+"""`python -m recsys ...`: the command-line face of the library.
+
+This module only parses arguments and dispatches; each command lives in the
+module named below and is imported lazily, so `recommend` never imports PyTorch.
+Errors meant for people (`RecsysError`) become one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from recsys.errors import RecsysError
+
+# command -> (module, function); every function takes (args, settings) -> exit code.
+COMMANDS = {
+    "prepare": ("recsys.pipeline", "prepare_cli"),
+    "train": ("recsys.pipeline", "train_cli"),
+    "recommend": ("recsys.query", "recommend_cli"),
+    "evaluate": ("recsys.evaluate", "evaluate_cli"),
+    "export": ("recsys.export", "export_cli"),
+    "bench": ("recsys.bench", "bench_cli"),
+    "redis": ("recsys.server", "redis_cli"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one plain line, like every other error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise RecsysError(f"{self.prog}: {message}")
+
+
+def _add_data_files(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--restaurants", type=Path, help="restaurants JSON (the article's schema)")
+    p.add_argument("--users", type=Path, help="users CSV or JSON Lines")
+    p.add_argument("--interactions", type=Path, help="interactions CSV")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("prepare", help="idempotent set-up: Redis, data, model, index")
+    _add_data_files(p)
+
+    p = sub.add_parser("train", help="train the two-tower model and swap the index")
+    _add_data_files(p)
+    p.add_argument("--epochs", type=int, help="maximum number of epochs")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    p = sub.add_parser("recommend", help="recommend restaurants (JSON Lines on stdout)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id", nargs="+", metavar="ID", help="one or more known user ids")
+    who.add_argument("--new-user", metavar="JSON", help="a new user's profile as JSON")
+    p.add_argument("--lat", type=float, help="latitude of the search centre")
+    p.add_argument("--lon", type=float, help="longitude of the search centre")
+    p.add_argument("--radius-m", type=float, help="search radius in metres")
+    p.add_argument("--at", metavar="ISO8601", help="open at this time (no offset = SF time)")
+    p.add_argument("--min-price", type=int, help="lowest price level, 1-4")
+    p.add_argument("--max-price", type=int, help="highest price level, 1-4")
+    p.add_argument("--min-rating", type=float, help="lowest rating, 0-5")
+    p.add_argument("--cuisine", nargs="+", metavar="C", help="any of these cuisines")
+    p.add_argument("-k", type=int, default=10, help="number of results, 1-100 (default 10)")
+    p.add_argument("--exclude-visited", action="store_true", help="skip places visited")
+
+    p = sub.add_parser("evaluate", help="recall/NDCG of the model and every baseline")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("export", help="export restaurants or users as JSON")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--restaurants", action="store_true")
+    what.add_argument("--users", action="store_true")
+    p.add_argument("--with-embeddings", action="store_true")
+
+    p = sub.add_parser("bench", help="measure latency and training time")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("redis", help="manage the embedded Redis")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from recsys.config import Settings
+
+    try:
+        args = build_parser().parse_args(argv)
+        settings = Settings.from_env()
+        module_name, func_name = COMMANDS[args.command]
+        handler = getattr(importlib.import_module(module_name), func_name)
+        return int(handler(args, settings) or 0)
+    except RecsysError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130

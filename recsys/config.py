@@ -1,0 +1,72 @@
+"""Settings and the facts the whole project shares (one source of truth each).
+
+- `EMBEDDING_DIM`: the size of both towers' output and of the index's vector field.
+- `TIMEZONE`: San Francisco wall-clock time, used by the hours rules and the UI.
+- `Settings`: where state lives (`RECSYS_DATA_DIR`), the Redis key namespace
+  (`RECSYS_NAMESPACE`), an external Redis (`REDIS_URL`) and a restaurants file
+  (`RECSYS_RESTAURANTS`), all read from the environment and validated once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from recsys.errors import RecsysError
+
+EMBEDDING_DIM = 128
+TIMEZONE_NAME = "America/Los_Angeles"
+TIMEZONE = ZoneInfo(TIMEZONE_NAME)
+
+# The article's default map centre (Western Addition) and San Francisco's bounds.
+DEFAULT_LAT, DEFAULT_LON = 37.779, -122.439
+DEFAULT_NAMESPACE = "recsys"
+_NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the app keeps its state and which Redis it talks to."""
+
+    data_dir: Path
+    namespace: str = DEFAULT_NAMESPACE
+    redis_url: str | None = None
+    restaurants_file: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate settings from the environment (or a given mapping)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("RECSYS_DATA_DIR") or "data").expanduser().resolve()
+        namespace = env.get("RECSYS_NAMESPACE") or DEFAULT_NAMESPACE
+        if not _NAMESPACE_RE.match(namespace):
+            raise RecsysError(
+                f"RECSYS_NAMESPACE {namespace!r} is not valid: use a letter followed by up "
+                "to 39 letters, digits, '-' or '_'."
+            )
+        redis_url = env.get("REDIS_URL") or None
+        if redis_url and not re.match(r"^(redis|rediss|unix)://", redis_url):
+            raise RecsysError(
+                f"REDIS_URL {redis_url!r} is not a Redis URL: it must start with redis://, "
+                "rediss:// or unix://."
+            )
+        restaurants = env.get("RECSYS_RESTAURANTS") or None
+        return cls(
+            data_dir=data_dir,
+            namespace=namespace,
+            redis_url=redis_url,
+            restaurants_file=Path(restaurants).expanduser() if restaurants else None,
+        )
+
+    def path(self, *parts: str) -> Path:
+        """A path under the data directory (the directory is created on demand)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir.joinpath(*parts)
+
+    def key(self, *parts: str) -> str:
+        """A Redis key or index name under this namespace, e.g. `recsys:lock`."""
+        return ":".join((self.namespace, *parts))
