@@ -1,0 +1,93 @@
+"""Shared fixtures: one real embedded Redis per test session, one namespace per test.
+
+- `redis_server` (session): a running embedded Redis (Search + JSON) in a temporary
+  data directory on a free port; started only when a test asks for it.
+- `settings`: `Settings` with a fresh data dir, a unique namespace and `redis_url`
+  pointing at the session server; the namespace's keys and indexes are removed after.
+- `redis_client`: a `redis.Redis` (bytes replies) for `settings`.
+- `cli_env`: environment variables for running `python -m recsys` as a subprocess
+  with `settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from recsys import server
+from recsys.config import Settings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Nothing is skipped silently: always list skipped and xfailed tests with their reasons.
+    chars = config.option.reportchars or ""
+    config.option.reportchars = chars + "".join(c for c in "sx" if c not in chars)
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """The session's embedded Redis: `url` includes the password."""
+
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real Redis with Search + JSON for the whole session (never the demo's data/)."""
+    own = Settings(data_dir=tmp_path_factory.mktemp("redis-server"))
+    url = server.redis_url(own, start=True)
+    server.connect(own)  # fail the first test that needs it, clearly, if a module is missing
+    yield RedisServer(url=url, settings=own)
+    server.stop_embedded(own)
+
+
+@pytest.fixture
+def settings(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """Settings for one test: its own data dir and namespace, on the session Redis."""
+    namespace = "t" + uuid.uuid4().hex[:10]
+    test_settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"), namespace=namespace, redis_url=redis_server.url
+    )
+    yield test_settings
+    _drop_namespace(redis.Redis.from_url(redis_server.url), namespace)
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A client for the test's Redis (the session server)."""
+    client = server.connect(settings)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """os.environ plus RECSYS_DATA_DIR, RECSYS_NAMESPACE and REDIS_URL of `settings`."""
+    env = dict(os.environ)
+    env.pop("RECSYS_RESTAURANTS", None)
+    env.update(
+        RECSYS_DATA_DIR=str(settings.data_dir),
+        RECSYS_NAMESPACE=settings.namespace,
+        REDIS_URL=settings.redis_url or "",
+    )
+    return env
+
+
+def _drop_namespace(client: redis.Redis, namespace: str) -> None:
+    # Indexes first (their documents are deleted with the keys below), then every key.
+    for name in client.execute_command("FT._LIST"):
+        name = name.decode() if isinstance(name, bytes) else name
+        if name.startswith(namespace):
+            client.execute_command("FT.DROPINDEX", name)
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    client.close()
