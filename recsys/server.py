@@ -186,6 +186,22 @@ def missing_modules(client: redis.Redis) -> list[str]:
     return [name for name in REQUIRED_MODULES if name not in present]
 
 
+def drop_namespace(client: redis.Redis, namespace: str) -> None:
+    """Delete every index named `namespace:...` (with its aliases) and every `namespace:*` key."""
+    for name in client.execute_command("FT._LIST"):
+        name = _text(name)
+        if name.startswith(namespace + ":"):
+            client.execute_command("FT.DROPINDEX", name)
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)
+
+
 def safe_url(url: str) -> str:
     """The URL with its password replaced by `****`, fit to print or log."""
     parts = urlsplit(url)
@@ -221,7 +237,10 @@ def redis_cli(args: argparse.Namespace, settings: Settings) -> int:
 
 def _client(url: str, *, timeout: float = 30.0) -> redis.Redis:
     # Timeouts so that a dead host or a silent port fails in seconds, not forever.
-    return redis.Redis.from_url(url, socket_connect_timeout=5.0, socket_timeout=timeout)
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=5.0, socket_timeout=timeout)
+    except ValueError as exc:
+        raise RecsysError(f"REDIS_URL {safe_url(url)!r} is not valid ({_one_line(exc)}).") from None
 
 
 def _ping(client: redis.Redis, url: str) -> None:
@@ -266,21 +285,21 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _print_status(info: dict[str, Any]) -> None:
-    where = info["url"] or "(no port yet)"
-    line = f"Redis ({info['mode']}) at {where}: "
-    if info["running"]:
-        mods = ", ".join(f"{k} {v}" for k, v in sorted(info["modules"].items())) or "no modules"
-        line += f"running, version {info['version']}, modules: {mods}"
-        if info.get("pid"):
-            line += f"; pid {info['pid']}, data {info['data_dir']}"
-    else:
-        line += "not running"
+    if not info["running"]:
+        hint = (
+            " (start it with `python -m recsys redis start`)" if info["mode"] == "embedded" else ""
+        )
+        print(f"{info['error'].rstrip('.')}{hint}.")
+        return
+    mods = ", ".join(f"{k} {v}" for k, v in sorted(info["modules"].items())) or "no modules"
+    line = f"Redis ({info['mode']}) at {info['url']}: running, version {info['version']}, "
+    line += f"modules: {mods}"
+    if info.get("pid"):
+        line += f"; pid {info['pid']}, data {info['data_dir']}"
     print(line + ".")
     if info["missing"]:
         missing = " and ".join(REQUIRED_MODULES[m] for m in info["missing"])
         print(f"Missing: {missing}: {_ADVICE}.")
-    if info["error"] and info["mode"] == "external":
-        print(info["error"])
 
 
 # --- helpers: the embedded server ---------------------------------------------------------

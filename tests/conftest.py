@@ -57,7 +57,9 @@ def settings(
         data_dir=tmp_path_factory.mktemp("data"), namespace=namespace, redis_url=redis_server.url
     )
     yield test_settings
-    _drop_namespace(redis.Redis.from_url(redis_server.url), namespace)
+    client = redis.Redis.from_url(redis_server.url)
+    server.drop_namespace(client, namespace)
+    client.close()
 
 
 @pytest.fixture
@@ -79,15 +81,3 @@ def cli_env(settings: Settings) -> dict[str, str]:
         REDIS_URL=settings.redis_url or "",
     )
     return env
-
-
-def _drop_namespace(client: redis.Redis, namespace: str) -> None:
-    # Indexes first (their documents are deleted with the keys below), then every key.
-    for name in client.execute_command("FT._LIST"):
-        name = name.decode() if isinstance(name, bytes) else name
-        if name.startswith(namespace):
-            client.execute_command("FT.DROPINDEX", name)
-    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
-    for start in range(0, len(keys), 1000):
-        client.delete(*keys[start : start + 1000])
-    client.close()
