@@ -4,6 +4,7 @@ and a plain Redis without modules (the same redis-server binary, no --loadmodule
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from redisvl.index import SearchIndex
 from redisvl.query import VectorQuery
 from redisvl.query.filter import Geo, GeoRadius, Num, Tag
@@ -376,3 +378,53 @@ def test_malformed_redis_url_is_one_sentence(tmp_path: Path) -> None:
     bad = Settings(data_dir=tmp_path, redis_url="redis://:pw@localhost:notaport")
     with pytest.raises(RecsysError, match=r"^REDIS_URL 'redis://:\*\*\*\*@localhost:notaport'"):
         server.connect(bad)
+
+
+# --- docker compose ----------------------------------------------------------------------
+
+
+def _compose_command() -> list[str] | None:
+    """`docker compose` (plugin) or `docker-compose` (standalone), whichever works."""
+    candidates = []
+    if docker := shutil.which("docker"):
+        candidates.append([docker, "compose"])
+    if standalone := shutil.which("docker-compose"):
+        candidates.append([standalone])
+    for command in candidates:
+        probe = subprocess.run([*command, "version"], capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+def test_docker_compose_config_is_valid() -> None:
+    command = _compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` (plugin) nor `docker-compose` is installed")
+    result = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_wires_the_app_to_a_healthy_redis_8() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    redis_service, app = compose["services"]["redis"], compose["services"]["app"]
+
+    assert redis_service["image"] == "redis:8"
+    assert "ping" in redis_service["healthcheck"]["test"]
+    assert "--appendonly" in redis_service["command"]
+    assert app["environment"]["REDIS_URL"] == "redis://redis:6379"
+    assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "8501:8501" in app["ports"]
+    assert any(v.endswith(":/app/data") for v in app["volumes"])
+    assert set(compose["volumes"]) == {"redis-data", "app-data"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "python -m recsys prepare && exec streamlit run app.py" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "data/*"} <= set(ignored)
