@@ -1,0 +1,70 @@
+"""Model: how training went, how the model compares with the oracle and baselines, its space."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from recsys import evaluate
+from ui import state
+
+st.title("🧠 The two-tower model")
+with state.guard():
+    trained = state.require_model()
+    live = state.live()
+    results = state.evaluation()
+    points = state.embedding_map(live)
+
+st.caption(f"Model `{trained.version}` · serving index version {live['version']}")
+history = pd.DataFrame(trained.history)
+if history.empty:
+    st.info("This checkpoint has no training history.")
+else:
+    long = history.melt("epoch", var_name="series", value_name="value").dropna()
+    charts = zip(st.columns(2), (True, False), ("Training loss", "Validation"), strict=True)
+    for col, is_loss, title in charts:
+        part = long[long["series"].str.contains("loss") == is_loss]
+        col.altair_chart(
+            alt.Chart(part, title=title)
+            .mark_line(point=True)
+            .encode(x="epoch:Q", y=alt.Y("value:Q", title=None), color="series:N"),
+            width="stretch",
+        )
+
+st.subheader("Evaluation: two-tower vs oracle vs baselines")
+if results is None:
+    st.info("No evaluation yet: run `python -m recsys evaluate` (or retrain).")
+else:
+    metric = st.radio("Metric", evaluate.METRICS, horizontal=True)
+    rows = [
+        {"segment": seg, "model": row, "value": scores.get(metric)}
+        for seg, by_row in results["segments"].items()
+        for row, scores in by_row.items()
+    ]
+    chart = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X("model:N", sort=list(evaluate.ROWS), title=None),
+            y=alt.Y("value:Q", title=metric),
+            color=alt.Color("model:N", sort=list(evaluate.ROWS), legend=None),
+            column=alt.Column("segment:N", sort=list(evaluate.SEGMENTS), title=None),
+            tooltip=["segment", "model", alt.Tooltip("value:Q", format=".3f")],
+        )
+    )
+    st.altair_chart(chart.properties(width=260, height=260))
+
+st.subheader("Embedding space (PCA to 2-D)")
+st.caption("Restaurants coloured by their first cuisine, users by their first like.")
+st.altair_chart(
+    alt.Chart(points)
+    .mark_point(filled=True, size=40)
+    .encode(
+        x=alt.X("x:Q", title="PC 1"),
+        y=alt.Y("y:Q", title="PC 2"),
+        color=alt.Color("group:N", title="cuisine / like"),
+        shape=alt.Shape("kind:N", title=None),
+        tooltip=["kind", "name", "group"],
+    )
+    .interactive(),
+    width="stretch",
+)

@@ -1,0 +1,70 @@
+"""Recommend: click the map, pick a user and filters, see ranked restaurants nearby."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from recsys import query
+from recsys.config import DEFAULT_LAT, DEFAULT_LON
+from ui import fmt, maps, state, widgets
+
+
+def take_click(value: dict | None) -> bool:
+    """Move the location to a new map click; True if it moved."""
+    click = (value or {}).get("last_clicked")
+    point = click and (round(click["lat"], 6), round(click["lng"], 6))
+    if not point or point == st.session_state.get("last_click"):
+        return False
+    st.session_state["last_click"] = st.session_state["location"] = point
+    return True
+
+
+def filter_controls(cuisines: list[str], lat: float, lon: float) -> query.Filters:
+    low, high = widgets.price_control()
+    return query.Filters(
+        lat=lat,
+        lon=lon,
+        radius_m=widgets.radius_control(),
+        at=widgets.open_at_control(),
+        min_price=low,
+        max_price=high,
+        min_rating=widgets.rating_control(),
+        cuisines=widgets.cuisine_control(cuisines),
+        k=widgets.k_control(),
+    )
+
+
+st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
+with state.guard():
+    settings, live = state.settings(), state.live()
+    restaurants, users = state.restaurants(live), state.users(live)
+
+map_col, side_col = st.columns([3, 2], gap="medium")
+with side_col:
+    user_id = widgets.user_picker(users)
+    with state.guard():
+        profile = state.user_profile(user_id)
+    widgets.profile_card(profile, len(profile.get("visited") or []))
+    with st.expander("Filters", expanded=True):
+        filters = filter_controls(live["cuisines"], *st.session_state["location"])
+with state.guard():
+    rec = query.recommend(settings, filters, user_id=user_id)
+
+with map_col:
+    layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results)
+    out = st_folium(
+        maps.base_map(restaurants, (DEFAULT_LAT, DEFAULT_LON)),
+        key="map",
+        height=520,
+        use_container_width=True,
+        returned_objects=["last_clicked"],
+        feature_group_to_add=layer,
+        on_change=lambda: take_click(st.session_state.get("map")),
+    )
+    st.markdown(f"**{fmt.location(*st.session_state['location'])}** · click the map to move")
+if take_click(out):
+    st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
+
+if rec.results:
+    st.dataframe(fmt.results_table(rec.results), hide_index=True, width="stretch")
+if rec.passing is not None:  # fewer than k: say which filter removed what
+    widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))

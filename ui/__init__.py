@@ -1,0 +1,1 @@
+"""Streamlit UI helpers shared by app.py and the pages (UI only: logic lives in recsys)."""

@@ -1,0 +1,92 @@
+"""How values look on screen: prices as $–$$$$, distances, opening, match scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from recsys.config import TIMEZONE
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def price(level: Any) -> str:
+    """1-4 as "$".."$$$$"; anything else as an em dash."""
+    try:
+        return "$" * int(level) if 1 <= int(level) <= 4 else "—"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def distance(metres: Any) -> str:
+    """ "350 m" below a kilometre, "1.2 km" above."""
+    if metres is None or pd.isna(metres):
+        return "—"
+    return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+
+
+def opening(result: Mapping[str, Any]) -> str:
+    """ "open until 22:00", "closed", "open" or "hours unknown" for one result."""
+    state = result.get("open_at")
+    if state is None:
+        return "hours unknown"
+    if not state:
+        return "closed then"
+    until = result.get("closes_at")
+    return f"open until {until}" if until else "open"
+
+
+def cuisines(values: Iterable[str] | None) -> str:
+    return ", ".join(values or []) or "—"
+
+
+def location(lat: float, lon: float) -> str:
+    """The location line shown under the map, e.g. "📍 37.7790, -122.4390"."""
+    return f"📍 {lat:.4f}, {lon:.4f}"
+
+
+def sf_now_label(now: datetime | None = None) -> str:
+    """ "Now in San Francisco: Sat 09:12"."""
+    now = (now or datetime.now(TIMEZONE)).astimezone(TIMEZONE)
+    return f"Now in San Francisco: {DAY_NAMES[now.weekday()]} {now:%H:%M}"
+
+
+def results_table(results: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Ranked results as the table under the map (same fields as the popups)."""
+    rows = [
+        {
+            "#": r["rank"],
+            "name": r["name"],
+            "cuisines": cuisines(r.get("cuisine")),
+            "price": price(r.get("price")),
+            "rating": r.get("rating"),
+            "distance_m": _metres(r.get("distance_m")),
+            "open": opening(r),
+            "match": r.get("score"),
+            "address": r.get("address"),
+        }
+        for r in results
+    ]
+    columns = ["#", "name", "cuisines", "price", "rating", "distance_m", "open", "match", "address"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _metres(value: Any) -> int | None:
+    return None if value is None else round(float(value))
+
+
+def popup_html(result: Mapping[str, Any]) -> str:
+    """The popup of a numbered result marker."""
+    from html import escape
+
+    score = result.get("score")
+    return (
+        f"<b>{result['rank']}. {escape(str(result['name']))}</b><br>"
+        f"{escape(cuisines(result.get('cuisine')))}<br>"
+        f"{price(result.get('price'))} · ★ {result.get('rating', '—')} · "
+        f"{distance(result.get('distance_m'))}<br>"
+        f"{opening(result)}" + (f"<br>match {score:.2f}" if isinstance(score, (int, float)) else "")
+    )

@@ -1,0 +1,161 @@
+"""The sidebar on every page: Redis and model status, and the Retrain button."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from recsys import server
+from recsys.config import TIMEZONE
+from recsys.errors import RecsysError
+from ui import retrain, state
+
+POLL_S = 1.0
+
+
+def render() -> None:
+    """Draw the sidebar: connection, model card, retrain controls and progress."""
+    with st.sidebar:
+        _redis_status()
+        _model_status()
+        _retrain_button()
+        _retrain_panel()
+        announce()
+
+
+def _redis_status() -> None:
+    info = server.status(state.settings())
+    where = f"{info.get('mode', '?')} · {info.get('url') or 'no URL'}"
+    if info.get("running") and not info.get("missing"):
+        st.caption(f"🟢 Redis {info.get('version')} ({where})")
+    else:
+        st.caption(f"🔴 Redis: {info.get('error') or 'missing modules'} ({where})")
+
+
+def _when(value: Any) -> str:
+    """An ISO timestamp as San Francisco time, e.g. "Sat 28 Nov 09:12"."""
+    with contextlib.suppress(TypeError, ValueError):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(TIMEZONE).strftime("%a %d %b %H:%M")
+    return str(value) if value else "—"
+
+
+def _model_status() -> None:
+    st.subheader("Model")
+    try:
+        trained = state.model()
+        live = _live_info()
+    except RecsysError as exc:
+        st.warning(str(exc))
+        return
+    except Exception as exc:  # the sidebar must never take the page down
+        st.warning(f"Model status unavailable: {exc.__class__.__name__}.")
+        return
+    if trained is None:
+        st.info("No model yet.")
+        return
+    st.markdown(f"**Version** `{trained.version}`  \nTrained {_when(trained.created)}")
+    metrics = key_metrics(trained)
+    for col, (name, value) in zip(st.columns(len(metrics)), metrics.items(), strict=True):
+        col.metric(name, value)
+    if live:
+        st.caption(
+            f"Index version {live['version']} · {live['restaurants']} restaurants · "
+            f"{live['users']} users · serving model `{live['model_version']}`"
+        )
+
+
+def _live_info() -> dict[str, Any]:
+    from recsys import store
+
+    return store.live_info(state.settings()) or {}
+
+
+def key_metrics(trained: Any) -> dict[str, str]:
+    """Headline numbers: validation recall@10, warm-user test recall@10, epochs."""
+    metrics = trained.metrics or {}
+    shown = {"val R@10": f"{metrics.get('val_recall@10', float('nan')):.3f}"}
+    results = state.evaluation() or {}
+    warm = results.get("segments", {}).get("warm_users", {}).get("two_tower", {})
+    if "recall@10" in warm:
+        shown["test R@10"] = f"{warm['recall@10']:.3f}"
+    shown["epochs"] = str(metrics.get("epochs", len(trained.history)))
+    return shown
+
+
+def _retrain_button() -> None:
+    job = retrain.running()
+    if st.button("Retrain model", key="retrain", disabled=job is not None, width="stretch"):
+        try:
+            job = retrain.start(state.settings(), on_done=state.clear)
+        except RecsysError as exc:
+            st.warning(str(exc))
+            return
+        st.session_state["retrain_job"] = job.id
+        st.rerun()
+
+
+def _retrain_panel() -> None:
+    job = retrain.current()
+    if job is None:
+        return
+    if job.done:
+        seen = {st.session_state.get("watching_job"), st.session_state.get("retrain_job")}
+        if st.session_state.get("acknowledged_job") == job.id or job.id not in seen:
+            return
+
+    @st.fragment(run_every=POLL_S if not job.done else None)
+    def panel() -> None:
+        _show_job(job)
+
+    panel()
+
+
+def _show_job(job: retrain.Job) -> None:
+    mine = st.session_state.get("retrain_job") == job.id
+    if not job.done:
+        st.session_state["watching_job"] = job.id
+        if mine:
+            _progress(job)
+        else:
+            st.info("Retraining… (started in another session); the map keeps the current model.")
+        return
+    if st.session_state.get("acknowledged_job") == job.id:
+        return
+    st.session_state["acknowledged_job"] = job.id
+    if job.error:
+        if mine:
+            st.session_state["retrain_error"] = job.error
+    elif mine:
+        st.session_state["retrain_toast"] = job.id
+    st.rerun()  # the whole app: new model version and caches in every widget
+
+
+def _progress(job: retrain.Job) -> None:
+    event = job.last
+    elapsed = time.time() - job.started
+    if event is None:
+        st.progress(0.0, text=f"Retraining… starting ({elapsed:.0f} s)")
+        return
+    text = f"{event.stage}: {event.message or f'{event.done:g}/{event.total:g}'}"
+    st.progress(event.fraction, text=text)
+    if len(job.losses) > 1:
+        st.line_chart(job.losses, height=120, x_label="epoch", y_label="loss")
+
+
+def announce() -> None:
+    """Toast the result of this session's finished retrain (once), or show its error."""
+    error = st.session_state.pop("retrain_error", None)
+    if error:
+        st.sidebar.error(error)
+    if st.session_state.pop("retrain_toast", None):
+        trained = state.model()
+        metrics = key_metrics(trained) if trained else {}
+        summary = ", ".join(f"{k} {v}" for k, v in metrics.items())
+        version = getattr(trained, "version", "?")
+        st.toast(f"New model {version} is live. {summary}", icon="✅")

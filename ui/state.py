@@ -1,0 +1,163 @@
+"""Shared resources (cached once per process) and the error guard every page uses.
+
+Failures are never cached: a cached function that raises stores nothing, so the
+next rerun tries again and the page recovers by itself when Redis is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import redis
+import streamlit as st
+
+from recsys import server
+from recsys.config import Settings
+from recsys.errors import RecsysError
+
+NO_MODEL = (
+    "There is no trained model yet: run `python -m recsys prepare` in a terminal, "
+    "or press **Retrain model** in the sidebar."
+)
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Show user-facing problems as a message with what to do, then stop the page."""
+    try:
+        yield
+    except RecsysError as exc:
+        st.error(str(exc), icon="⚠️")
+        st.stop()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        st.error(
+            f"Redis is not reachable ({exc.__class__.__name__}): start it with "
+            "`python -m recsys redis start` or check REDIS_URL; this page retries on reload.",
+            icon="🔌",
+        )
+        st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """Settings from the environment (validated once per process)."""
+    return Settings.from_env()
+
+
+@st.cache_resource(show_spinner="Connecting to Redis…")
+def _client() -> redis.Redis:
+    return server.connect(settings())
+
+
+def redis_client() -> redis.Redis:
+    """A checked Redis client; raises RecsysError/ConnectionError while it is down."""
+    client = _client()
+    client.ping()  # a cached client must still answer, or the guard says so
+    return client
+
+
+@st.cache_data(show_spinner="Loading restaurants…")
+def source() -> tuple[str, str]:
+    """(source, plain description) of the restaurants data in use."""
+    from recsys import data
+
+    loaded = data.load_restaurants(settings())
+    return loaded.source, loaded.description
+
+
+@st.cache_data(show_spinner="Reading the live index…", max_entries=4)
+def _live_table(kind: str, version: int, count: int) -> pd.DataFrame:
+    # Keyed by live version and count, so a retrain or an added restaurant elsewhere
+    # (another session, the CLI) shows up without clearing anything by hand.
+    from recsys import store
+
+    docs = store.iter_documents(settings(), kind)
+    return pd.DataFrame([{k: v for k, v in d.items() if k != "embedding"} for d in docs])
+
+
+def live() -> dict[str, Any]:
+    """What the live index serves (version, counts, cuisines); RecsysError before prepare."""
+    from recsys import store
+
+    return store.require_live(settings())
+
+
+def restaurants(info: dict[str, Any]) -> pd.DataFrame:
+    """The restaurants served now (including ones added in the app), without vectors."""
+    return _live_table("restaurants", info["version"], info["restaurants"])
+
+
+def users(info: dict[str, Any]) -> pd.DataFrame:
+    """The users of the live model, sorted by name."""
+    frame = _live_table("users", info["version"], info["users"])
+    return frame.sort_values("name", kind="stable", ignore_index=True)
+
+
+def user_profile(user_id: str) -> dict[str, Any]:
+    """One user's live document: profile fields and `visited` (read fresh each time)."""
+    from recsys import store
+
+    return store.get_user(settings(), user_id)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def model() -> Any:
+    """The current checkpoint (`TrainedModel`), or None before the first training."""
+    from recsys import train
+
+    path = train.default_checkpoint_path(settings())
+    return train.load_checkpoint(path) if path.exists() else None
+
+
+def clear() -> None:
+    """Forget everything derived from the model and data (after a retrain or a new record)."""
+    source.clear()
+    _live_table.clear()
+    model.clear()
+
+
+def require_model() -> Any:
+    """The current model, or an info box saying how to make one (and stop)."""
+    trained = model()
+    if trained is None:
+        st.info(NO_MODEL, icon="🧠")
+        st.stop()
+    return trained
+
+
+@st.cache_data(show_spinner=False)
+def _evaluation(path: str, mtime: float) -> dict[str, Any]:
+    import json
+
+    return json.loads(Path(path).read_text())
+
+
+def evaluation() -> dict[str, Any] | None:
+    """The saved evaluation results ({"segments": ...}), or None before the first one."""
+    path = settings().path("model", "evaluation.json")
+    return _evaluation(str(path), path.stat().st_mtime) if path.exists() else None
+
+
+@st.cache_data(show_spinner="Projecting embeddings…", max_entries=2)
+def embedding_map(info: dict[str, Any], max_users: int = 400) -> pd.DataFrame:
+    """2-D PCA of the live restaurant and user embeddings (x, y, kind, name, group)."""
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from recsys import store
+
+    rows = []
+    for kind, label, group in (("restaurants", "name", "cuisines"), ("users", "name", "likes")):
+        docs = store.iter_documents(settings(), kind)
+        for i, doc in enumerate(docs):
+            if kind == "users" and i >= max_users:
+                break
+            first = (doc.get(group) or ["(none)"])[0]
+            rows.append((kind[:-1], doc.get(label, ""), first, doc["embedding"]))
+    frame = pd.DataFrame(rows, columns=["kind", "name", "group", "embedding"])
+    xy = PCA(n_components=2, random_state=0).fit_transform(np.stack(frame.pop("embedding")))
+    return frame.assign(x=xy[:, 0], y=xy[:, 1])

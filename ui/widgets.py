@@ -1,0 +1,123 @@
+"""Groups of widgets as small functions returning plain values (see docs/style.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from recsys.config import TIMEZONE
+from ui import fmt
+
+ANY_TIME, NOW, PICK = "any time", "now", "pick a day and time"
+
+
+def user_picker(users: pd.DataFrame, key: str = "user") -> str:
+    """A selectbox searchable by name, shown as "Name (user_id)"; returns the user_id."""
+    ids = users["user_id"].astype(str).tolist()
+    names = dict(zip(ids, users["name"].astype(str), strict=True))
+    return st.selectbox(
+        "Who is eating?", ids, key=key, format_func=lambda uid: f"{names[uid]} ({uid})"
+    )
+
+
+def profile_card(profile: dict[str, Any], visits: int | None) -> None:
+    """Likes, price bracket, age and number of past visits of one user."""
+    with st.container(border=True):
+        name = profile.get("name") or profile.get("user_id")
+        st.markdown(f"**{name}** · {profile.get('address', '')}")
+        likes = profile.get("likes") or []
+        st.markdown(" ".join(f"`{like}`" for like in likes) or "_no likes given_")
+        a, b, c = st.columns(3)
+        a.metric("price bracket", str(profile.get("price_bracket", "—")))
+        b.metric("age", _age(profile.get("birthdate")))
+        c.metric("past visits", "—" if visits is None else str(visits))
+
+
+def _age(birthdate: Any) -> str:
+    born = pd.to_datetime(birthdate, errors="coerce")
+    if pd.isna(born):
+        return "—"
+    today = datetime.now(TIMEZONE).date()
+    return str(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
+
+
+def radius_control(key: str = "radius_km") -> float:
+    """Search radius in metres."""
+    km = st.slider("Radius (km)", 0.25, 10.0, 2.0, 0.25, key=key)
+    return km * 1000.0
+
+
+def price_control(key: str = "price") -> tuple[int, int]:
+    """(min, max) price level 1-4, shown as $–$$$$."""
+    low, high = st.select_slider(
+        "Price", options=[1, 2, 3, 4], value=(1, 4), format_func=fmt.price, key=key
+    )
+    return int(low), int(high)
+
+
+def rating_control(key: str = "min_rating") -> float:
+    return float(st.slider("Minimum rating", 0.0, 5.0, 0.0, 0.5, key=key))
+
+
+def cuisine_control(options: list[str], key: str = "cuisines") -> list[str]:
+    return st.multiselect("Cuisines (any of)", options, key=key, placeholder="all cuisines")
+
+
+def open_at_control(key: str = "open_at") -> datetime | None:
+    """The "open at" time in San Francisco: now (default), a chosen day and time, or None."""
+    now = datetime.now(TIMEZONE)
+    mode = st.radio("Open at", [NOW, PICK, ANY_TIME], horizontal=True, key=f"{key}_mode")
+    if mode == ANY_TIME:
+        return None
+    if mode == NOW:
+        st.caption(fmt.sf_now_label(now))
+        return now
+    day_col, time_col = st.columns(2)
+    day = day_col.selectbox(
+        "Day",
+        range(7),
+        index=now.weekday(),
+        key=f"{key}_day",
+        format_func=lambda d: fmt.DAY_NAMES[d],
+    )
+    clock = time_col.time_input("Time", time(20, 0), step=900, key=f"{key}_time")
+    date = now.date() + timedelta(days=(day - now.weekday()) % 7)
+    return datetime.combine(date, clock, tzinfo=TIMEZONE)
+
+
+def k_control(key: str = "k") -> int:
+    return int(st.slider("Number of results", 1, 50, 10, key=key))
+
+
+# How each filter is named to a person, and the relaxation that would let more through.
+_FILTER_TEXT = {
+    "location": ("within the radius", "widen the radius or click elsewhere on the map"),
+    "open_at": ("open at that time", "choose another time, or 'any time'"),
+    "price": ("in the price range", "widen the price range"),
+    "rating": ("at or above the minimum rating", "lower the minimum rating"),
+    "cuisines": ("of the chosen cuisines", "add cuisines or clear the cuisine filter"),
+    "not_visited": ("not visited before", "include places already visited"),
+}
+
+
+def empty_state(passing: dict[str, int] | None, total: int, found: int) -> None:
+    """Say which filter removed what and suggest the relaxation that helps most."""
+    passing = dict(passing or {})
+    passing.pop("all", None)
+    if found == 0:
+        st.warning("No restaurant matches all the filters together.", icon="🔎")
+    else:
+        st.caption(f"Only {found} restaurants match all the filters together.")
+    if not passing:
+        return
+    lines = [
+        f"- {_FILTER_TEXT.get(name, (name, ''))[0]}: **{count}** of {total}"
+        for name, count in sorted(passing.items(), key=lambda item: item[1])
+    ]
+    st.markdown("Each filter alone lets through:\n" + "\n".join(lines))
+    tightest = min(passing, key=passing.__getitem__)
+    hint = _FILTER_TEXT.get(tightest, (tightest, f"relax the {tightest} filter"))[1]
+    st.info(f"The tightest filter is **{_FILTER_TEXT.get(tightest, (tightest,))[0]}**: {hint}.")
