@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -267,6 +268,49 @@ def test_concurrent_starters_share_one_server(own_embedded: Settings) -> None:
 
     assert [proc.returncode for proc in procs] == [0, 0, 0]
     assert pids == {str(server.status(own_embedded)["pid"]).encode()}
+
+
+def test_restart_after_a_crash_keeps_fsynced_data(own_embedded: Settings) -> None:
+    client = server.connect(own_embedded)
+    client.set("crash:key", "kept")
+    client.execute_command("WAITAOF", 1, 0, 5000)  # fsynced to the AOF before the crash
+    pid = server.status(own_embedded)["pid"]
+    os.kill(pid, signal.SIGKILL)  # no SHUTDOWN: the pid file stays behind
+
+    client = server.connect(own_embedded)
+
+    assert server.status(own_embedded)["pid"] != pid
+    assert client.get("crash:key") == b"kept"
+
+
+def test_a_taken_port_moves_the_server_to_a_free_one(own_embedded: Settings) -> None:
+    server.connect(own_embedded)
+    old_port = server.status(own_embedded)["port"]
+    server.stop_embedded(own_embedded)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # despite TIME_WAIT
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen()
+        client = server.connect(own_embedded)
+        new_port = server.status(own_embedded)["port"]
+    assert new_port != old_port
+    assert client.ping()
+    assert own_embedded.path("redis", "port").read_text().strip() == str(new_port)
+
+
+def test_a_server_that_cannot_start_is_one_sentence_with_its_log(own_embedded: Settings) -> None:
+    server.connect(own_embedded)
+    server.stop_embedded(own_embedded)
+    manifest = next(own_embedded.path("redis", "appendonlydir").glob("*.manifest"))
+    manifest.write_text("this is not a manifest\n")
+
+    with pytest.raises(RecsysError) as caught:
+        server.connect(own_embedded)
+
+    message = str(caught.value)
+    assert message.startswith("The embedded Redis exited (log ")
+    assert "manifest" in message.lower()
+    assert "\n" not in message
 
 
 def test_stop_when_not_running_and_url_without_start(own_embedded: Settings) -> None:
