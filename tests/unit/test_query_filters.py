@@ -1,0 +1,116 @@
+"""Filters -> RedisVL query strings, and filter validation: tables, no server."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pytest
+
+from recsys.config import TIMEZONE
+from recsys.errors import RecsysError
+from recsys.query import Filters, build_query, combine, filter_parts
+
+# Saturday 2026-07-04 19:30 SF: today's slots at 1170, Friday's at 1170 + 1440.
+SAT_1930 = (
+    "((((((@saturday_open_0:[-inf 1170] @saturday_close_0:[(1170 +inf])"
+    " | (@saturday_open_1:[-inf 1170] @saturday_close_1:[(1170 +inf]))"
+    " | (@saturday_open_2:[-inf 1170] @saturday_close_2:[(1170 +inf]))"
+    " | (@friday_open_0:[-inf 2610] @friday_close_0:[(2610 +inf]))"
+    " | (@friday_open_1:[-inf 2610] @friday_close_1:[(2610 +inf]))"
+    " | (@friday_open_2:[-inf 2610] @friday_close_2:[(2610 +inf]))"
+)
+
+CASES = [
+    (Filters(), [], "*"),
+    (Filters(lat=37.78, lon=-122.41, radius_m=1500), [], "@location:[-122.41 37.78 1500 m]"),
+    (Filters(lat=37.78, lon=-122.41, radius_m=250.5), [], "@location:[-122.41 37.78 250.5 m]"),
+    (Filters(lat=37.78, lon=-122.41), [], "*"),  # a centre alone only sets distances
+    (Filters(min_price=2), [], "@price:[2 4]"),
+    (Filters(max_price=3), [], "@price:[1 3]"),
+    (Filters(min_price=2, max_price=2), [], "@price:[2 2]"),
+    (Filters(min_rating=4.5), [], "@rating:[4.5 +inf]"),
+    (Filters(cuisines=("Thai",)), [], "@cuisines:{Thai}"),
+    (Filters(cuisines=("Pub Food", "Thai")), [], r"@cuisines:{Pub\ Food|Thai}"),
+    # Escaping: a value cannot close the tag clause or start a union.
+    (Filters(cuisines=("x} | @price:[0 9",)), [], r"@cuisines:{x\}\ \|\ \@price\:\[0\ 9}"),
+    (Filters(exclude_visited=True), [], "*"),
+    (Filters(exclude_visited=True), ["r-1", "a b"], r"(-@id:{r\-1|a\ b})"),
+    (Filters(exclude_visited=False), ["r-1"], "*"),
+    (Filters(at="2026-07-04T19:30"), [], SAT_1930),
+    (
+        Filters(min_price=1, max_price=2, min_rating=3, cuisines=("Cafe",)),
+        [],
+        "((@price:[1 2] @rating:[3.0 +inf]) @cuisines:{Cafe})",
+    ),
+]
+
+
+@pytest.mark.parametrize(("filters", "visited", "expected"), CASES)
+def test_filter_string(filters: Filters, visited: list[str], expected: str) -> None:
+    parts = filter_parts(filters.validate(), visited)
+    assert str(combine(parts) or "*") == expected
+
+
+def test_open_at_after_midnight_uses_previous_day_plus_1440() -> None:
+    # Monday 01:15: Monday's slots at 75, Sunday's at 75 + 1440 (overnight intervals).
+    text = str(filter_parts(Filters(at="2026-07-06T01:15").validate())["open_at"])
+    assert "@monday_open_0:[-inf 75] @monday_close_0:[(75 +inf]" in text
+    assert "@sunday_open_2:[-inf 1515] @sunday_close_2:[(1515 +inf]" in text
+
+
+def test_offset_time_is_converted_to_san_francisco() -> None:
+    # DST ends 2026-11-01 at 09:00 UTC: 09:30 UTC is the second 01:30 (PST) of Sunday.
+    at = Filters(at="2026-11-01T09:30:00+00:00").validate().at
+    assert at == datetime(2026, 11, 1, 1, 30, tzinfo=TIMEZONE, fold=1)
+    assert "@sunday_open_0:[-inf 90]" in str(filter_parts(Filters(at=at).validate())["open_at"])
+
+
+def test_query_has_knn_k_and_no_filter_when_none_given() -> None:
+    query = build_query([0.0] * 128, Filters(k=7).validate())
+    assert str(query).startswith("*=>[KNN 7 @embedding $vector AS vector_distance]")
+
+
+BAD = [
+    (Filters(lat=37.7), "both a latitude and a longitude"),
+    (Filters(lon=-122.4), "both a latitude and a longitude"),
+    (Filters(lat=math.nan, lon=-122.4), "latitude nan is not a finite number"),
+    (Filters(lat=91.0, lon=-122.4), "latitude 91.0 is outside"),
+    (Filters(lat=37.7, lon=-190.0), "longitude -190.0 is outside"),
+    (Filters(lat=37.7, lon=-122.4, radius_m=0), "radius 0 m is not greater than 0"),
+    (Filters(lat=37.7, lon=-122.4, radius_m=-5), "radius -5 m"),
+    (Filters(lat=37.7, lon=-122.4, radius_m=50_001), "at most 50000 m"),
+    (Filters(lat=37.7, lon=-122.4, radius_m=math.inf), "radius inf is not a finite number"),
+    (Filters(radius_m=100), "needs a search centre"),
+    (Filters(min_price=0), "minimum price 0 is not a whole number from 1 to 4"),
+    (Filters(max_price=5), "maximum price 5"),
+    (Filters(min_price=3, max_price=2), "minimum price 3 is above maximum price 2"),
+    (Filters(min_rating=5.5), "minimum rating 5.5 is not a number from 0 to 5"),
+    (Filters(min_rating=-1), "minimum rating -1"),
+    (Filters(k=0), "k 0 is not a whole number from 1 to 100"),
+    (Filters(k=101), "k 101"),
+    (Filters(at="tomorrow at 7"), "time 'tomorrow at 7' is not ISO 8601"),
+    (Filters(at="2026-13-01T10:00"), "is not ISO 8601"),
+    (Filters(cuisines=("",)), "is not a cuisine name"),
+]
+
+
+@pytest.mark.parametrize(("filters", "message"), BAD)
+def test_bad_filters_are_one_clear_sentence(filters: Filters, message: str) -> None:
+    with pytest.raises(RecsysError) as caught:
+        filters.validate()
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text and text.endswith(".")
+
+
+def test_unknown_cuisine_is_reported_against_known_ones() -> None:
+    with pytest.raises(RecsysError) as caught:
+        Filters(cuisines=("Thai", "Klingon")).validate(["Thai", "Cafe"])
+    assert str(caught.value).startswith("cuisine 'Klingon' is not in the index; known cuisines: ")
+    assert "Cafe, Thai" in str(caught.value)
+
+
+def test_cuisines_are_matched_case_insensitively_to_the_index_spelling() -> None:
+    checked = Filters(cuisines=("pub food", " THAI ", "Thai")).validate(["Pub Food", "Thai"])
+    assert checked.cuisines == ("Pub Food", "Thai")
