@@ -1,0 +1,64 @@
+"""New user: a profile nobody has trained on (cold start) → recommendations at once."""
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from recsys import query, users
+from recsys.config import DEFAULT_LAT, DEFAULT_LON
+from recsys.errors import RecsysError
+from ui import fmt, maps, state, widgets
+
+
+def profile_form() -> dict | None:
+    """The new user's profile as entered (None until submitted)."""
+    with st.form("new_user"):
+        name = st.text_input("Name", "Alex Newcomer")
+        likes = st.multiselect("Likes", users.LIKES, default=["sushi", "cocktails"])
+        left, right = st.columns(2)
+        bracket = left.radio("Price bracket", users.PRICE_BRACKETS, index=1, horizontal=True)
+        born = right.date_input("Birthdate", date(1992, 5, 17), min_value=date(1920, 1, 1))
+        if not st.form_submit_button("Recommend for this profile", type="primary"):
+            return None
+    return {"user_id": "new-user", "name": name, "likes": likes, "price_bracket": bracket,
+            "birthdate": born.isoformat()}  # fmt: skip
+
+
+def embed(profile: dict) -> list[float]:
+    """Validate and embed with the model that serves the live index (no retraining)."""
+    trained, live = state.require_model(), state.live()
+    if trained.version != live["model_version"]:
+        raise RecsysError("the saved model is not the one serving: wait for the retrain to end.")
+    return trained.embed_users(pd.DataFrame([users.validate_profile(profile)]))[0].tolist()
+
+
+st.title("🙋 New user")
+st.caption("Cold start: the user tower embeds a profile it has never seen; nothing is retrained.")
+submitted = profile_form()
+with state.guard():
+    if submitted is not None:
+        st.session_state["new_user"] = (submitted, embed(submitted))
+if "new_user" not in st.session_state:
+    st.info("Fill in the profile and press **Recommend for this profile**.")
+    st.stop()
+
+profile, vector = st.session_state["new_user"]
+location = st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
+radius = widgets.radius_control(key="new_radius_km")
+with state.guard():
+    live = state.live()
+    filters = query.Filters(lat=location[0], lon=location[1], radius_m=radius, k=10)
+    rec = query.recommend(state.settings(), filters, vector=vector)
+st.subheader(f"Top {len(rec.results)} for {profile['name'] or 'the new user'}")
+st_folium(
+    maps.base_map(state.restaurants(live), (DEFAULT_LAT, DEFAULT_LON)),
+    key="new_user_map",
+    height=420,
+    use_container_width=True,
+    returned_objects=[],
+    feature_group_to_add=maps.result_layer(location, radius, rec.results),
+)
+st.markdown(f"**{fmt.location(*location)}** (set on the Recommend page)")
+st.dataframe(fmt.results_table(rec.results), hide_index=True, width="stretch")
