@@ -164,16 +164,27 @@ def status(settings: Settings) -> dict[str, Any]:
             info["error"] = "The embedded Redis is not running."
             return info
     assert url is not None
+    info.update(_probe_server(url))
+    return info
+
+
+def _probe_server(url: str) -> dict[str, Any]:
+    """`running`, `version`, `modules`, `missing` and `error` of the server at `url`."""
     try:
         client = _client(url)
         _ping(client, url)
-        info["version"] = client.info("server").get("redis_version")
-        info["modules"] = _module_versions(client)
-        info["missing"] = missing_modules(client)
-        info["running"] = True
+        missing = missing_modules(client)
+        try:
+            modules: dict[str, int | None] = dict(_module_versions(client))
+            version = client.info("server").get("redis_version")
+        except redis.ResponseError:  # MODULE LIST / INFO not permitted: versions unknown
+            modules = {name: None for name in REQUIRED_MODULES if name not in missing}
+            version = None
     except RecsysError as exc:
-        info["error"] = str(exc)
-    return info
+        return {"error": str(exc)}
+    except redis.RedisError as exc:
+        return {"error": f"Redis at {safe_url(url)} failed ({_one_line(exc)})."}
+    return {"running": True, "version": version, "modules": modules, "missing": missing}
 
 
 def missing_modules(client: redis.Redis) -> list[str]:
@@ -291,9 +302,12 @@ def _print_status(info: dict[str, Any]) -> None:
         )
         print(f"{info['error'].rstrip('.')}{hint}.")
         return
-    mods = ", ".join(f"{k} {v}" for k, v in sorted(info["modules"].items())) or "no modules"
+    mods = ", ".join(
+        name if version is None else f"{name} {version}"
+        for name, version in sorted(info["modules"].items())
+    )
     line = f"Redis ({info['mode']}) at {info['url']}: running, version {info['version']}, "
-    line += f"modules: {mods}"
+    line += f"modules: {mods or 'none'}"
     if info.get("pid"):
         line += f"; pid {info['pid']}, data {info['data_dir']}"
     print(line + ".")

@@ -401,13 +401,17 @@ def _acl_user_without_module_command(url: str, name: str) -> str:
 def test_module_probe_when_module_list_is_forbidden(
     redis_server, plain_redis_url: str, tmp_path: Path
 ) -> None:
-    stack = redis.Redis.from_url(_acl_user_without_module_command(redis_server.url, "probeuser"))
+    stack_url = _acl_user_without_module_command(redis_server.url, "probeuser")
+    stack = redis.Redis.from_url(stack_url)
     plain = redis.Redis.from_url(_acl_user_without_module_command(plain_redis_url, "probeuser"))
     try:
         with pytest.raises(redis.ResponseError):
             stack.module_list()
         assert server.missing_modules(stack) == []
         assert server.missing_modules(plain) == ["search", "ReJSON"]
+        info = server.status(Settings(data_dir=tmp_path, redis_url=stack_url))
+        assert info["running"] and info["missing"] == []
+        assert info["modules"] == {"search": None, "ReJSON": None}
     finally:
         redis.Redis.from_url(redis_server.url).acl_deluser("probeuser")
 
