@@ -1,0 +1,148 @@
+"""Every page through Streamlit's AppTest, on the real library and the test Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys.config import Settings
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+# Two points in San Francisco, a few km apart (Western Addition, Mission).
+A = (37.7790, -122.4390)
+B = (37.7599, -122.4148)
+
+
+def location_text(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "📍" in m.value)
+
+
+def results(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_recommend_page_lists_ranked_results_within_the_radius(app, fake_map):
+    app.run()
+    no_errors(app)
+    table = results(app)
+    assert list(table["#"]) == list(range(1, len(table) + 1))
+    assert (table["distance_m"] <= 2000).all()
+    assert app.sidebar.button(key="retrain") is not None
+
+
+def test_a_map_click_moves_the_location_and_the_results(app, fake_map):
+    app.run()
+    fake_map.click(*A)
+    app.run()
+    first = results(app)
+    assert "37.7790, -122.4390" in location_text(app)
+    fake_map.click(*B)
+    app.run()
+    no_errors(app)
+    assert "37.7599, -122.4148" in location_text(app)
+    second = results(app)
+    assert (second["distance_m"] <= 2000).all()
+    assert list(first["name"]) != list(second["name"])
+
+
+def test_another_user_gets_another_ranking(app, fake_map):
+    app.run()
+    users = app.selectbox(key="user")
+    before = list(results(app)["name"])
+    app.selectbox(key="user").set_value(users.options[-1].rsplit("(", 1)[1].rstrip(")")).run()
+    no_errors(app)
+    assert list(results(app)["name"]) != before
+
+
+def test_cuisine_and_price_filters_keep_only_matching_places(app, fake_map):
+    app.run()
+    cuisine = app.multiselect(key="cuisines").options[0]
+    app.multiselect(key="cuisines").set_value([cuisine])
+    app.select_slider(key="price").set_value((1, 2))
+    app.radio(key="open_at_mode").set_value("any time")
+    app.run()
+    no_errors(app)
+    table = results(app)
+    assert len(table) > 0
+    assert table["cuisines"].str.contains(cuisine, regex=False).all()
+    assert table["price"].isin(["$", "$$"]).all()
+
+
+def test_empty_state_names_the_tightest_filter(app, fake_map):
+    app.run()
+    fake_map.click(37.7425, -122.5100)  # Ocean Beach: no restaurant within 250 m
+    app.slider(key="radius_km").set_value(0.25).run()
+    no_errors(app)
+    assert any("No restaurant matches" in w.value for w in app.warning)
+    assert any("within the radius" in i.value for i in app.info)
+
+
+@pytest.mark.parametrize("page", ["pages/model.py", "pages/data.py", "pages/new_user.py"])
+def test_each_page_opens_without_errors(app, fake_map, page):
+    app.run()
+    app.switch_page(page).run()
+    no_errors(app)
+
+
+def test_data_page_search_filters_rows(app, fake_map):
+    app.run()
+    app.switch_page("pages/data.py").run()
+    total = len(app.dataframe[0].value)
+    name = app.dataframe[0].value["name"].iloc[0]
+    app.text_input(key="search_restaurants").input(name).run()
+    found = app.dataframe[0].value
+    assert 0 < len(found) < total
+    assert found["name"].str.contains(name, regex=False).all()
+
+
+def test_new_user_gets_cold_start_recommendations(app, fake_map):
+    app.run()
+    app.switch_page("pages/new_user.py").run()
+    app.button[0].click().run()  # the form's submit button
+    no_errors(app)
+    assert len(results(app)) > 0
+
+
+def test_added_restaurant_is_served_at_once(app, fake_map):
+    app.run()
+    app.switch_page("pages/add_restaurant.py").run()
+    fake_map.click(37.7700, -122.4500)
+    app.run()
+    app.text_input[0].input("Chez Test Kitchen")
+    app.text_input[1].input("1 Test Street")
+    app.button[0].click().run()
+    no_errors(app)
+    assert any("Chez Test Kitchen" in s.value for s in app.success)
+    app.switch_page("pages/data.py").run()
+    assert "Chez Test Kitchen" in set(app.dataframe[0].value["name"])
+
+
+def test_bad_input_is_a_message_not_a_traceback(app, fake_map):
+    app.run()
+    app.switch_page("pages/add_restaurant.py").run()
+    app.button[0].click().run()  # no map click, no name
+    assert not app.exception
+    assert app.error
+
+
+def test_unreachable_redis_is_explained(point_app_at, tmp_path, fake_map):
+    point_app_at(Settings(data_dir=tmp_path, namespace="down", redis_url="redis://127.0.0.1:1"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("Redis" in e.value for e in at.error)
+
+
+def test_nothing_prepared_says_what_to_run(redis_server, point_app_at, tmp_path, fake_map):
+    point_app_at(Settings(data_dir=tmp_path, namespace="empty1", redis_url=redis_server.url))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert any("prepare" in e.value for e in at.error)
