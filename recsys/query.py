@@ -408,7 +408,7 @@ def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[fl
         raise RecsysError(f"--new-user is not valid JSON ({exc.msg} at char {exc.pos}).") from None
     profile = users.validate_profile(raw)
     live = store.require_live(settings)
-    model = train.load_checkpoint(settings)
+    model = train.load_checkpoint(train.default_checkpoint_path(settings))
     if str(model.version) != live["model_version"]:
         raise RecsysError(
             f"the saved model {model.version!r} is not the one serving "

@@ -1,0 +1,194 @@
+"""`prepare` (idempotent set-up) and `retrain` (train + publish under the load lock).
+
+A retrain never damages what is served: the new checkpoint is written beside the
+old one, the index is published (verified, then swapped), and only then does the
+new checkpoint replace the old. Any failure before that leaves both untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from recsys import store
+from recsys.config import Settings
+from recsys.errors import RecsysError
+from recsys.progress import ProgressFn, TextProgress, no_progress
+
+
+def _dataset(settings: Settings, restaurants, users, interactions, progress) -> Any:
+    from recsys.dataset import build_dataset
+
+    if restaurants is None and settings.restaurants_file is not None:
+        restaurants = settings.restaurants_file
+    return build_dataset(
+        settings,
+        restaurants=restaurants,
+        users_path=users,
+        interactions_path=interactions,
+        progress=progress,
+    )
+
+
+def visited_in_training(dataset: Any) -> dict[str, list[str]]:
+    """user_id -> restaurant ids of the user's training interactions."""
+    train = dataset.split.train
+    return {
+        str(user): sorted(map(str, group))
+        for user, group in train.groupby("user_id")["restaurant_id"]
+    }
+
+
+def publish_model(
+    settings: Settings,
+    dataset: Any,
+    model: Any,
+    *,
+    locked: bool = False,
+    algorithm: str = "flat",
+    progress: ProgressFn | None = None,
+) -> str:
+    """Embed every restaurant and user with `model` and publish them as a new version."""
+    return store.publish(
+        settings,
+        dataset.restaurants,
+        model.embed_restaurants(dataset.restaurants),
+        dataset.users,
+        model.embed_users(dataset.users),
+        visited_in_training(dataset),
+        model.version,
+        algorithm=algorithm,
+        progress=progress,
+        locked=locked,
+    )
+
+
+def prepare(
+    settings: Settings,
+    *,
+    restaurants: Path | None = None,
+    users: Path | None = None,
+    interactions: Path | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Redis up, data, users, interactions; train only without a compatible checkpoint;
+    load the index only when none is live or it was made by another model.
+
+    Returns:
+        What was done: {"trained", "loaded", "model_version", "live", "sources"}.
+    """
+    from recsys import train
+
+    report = progress or no_progress
+    store.client(settings)  # Redis first: fail fast with the server's message
+    dataset = _dataset(settings, restaurants, users, interactions, report)
+    path = train.default_checkpoint_path(settings)
+    try:
+        model = train.load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
+        trained = False
+    except RecsysError:
+        model = None
+    if model is None:
+        return {**retrain(settings, dataset=dataset, progress=report), "trained": True}
+    live = store.live_info(settings)
+    loaded = live is None or live["model_version"] != model.version
+    if loaded:
+        publish_model(settings, dataset, model, progress=report)
+    return {
+        "trained": trained,
+        "loaded": loaded,
+        "model_version": model.version,
+        "live": store.live_info(settings),
+        "sources": dataset.sources,
+    }
+
+
+def retrain(
+    settings: Settings,
+    *,
+    restaurants: Path | None = None,
+    users: Path | None = None,
+    interactions: Path | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    dataset: Any = None,
+    owner: str | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Train a new model and publish it, holding the load lock throughout.
+
+    Raises:
+        RecsysError: another load/retrain is running (the message names it), bad data,
+            or a failed load; the served index and the saved checkpoint stay as they were.
+    """
+    from recsys import train
+
+    report = progress or no_progress
+    with store.load_lock(settings, what="retrain", owner=owner):
+        if dataset is None:
+            dataset = _dataset(settings, restaurants, users, interactions, report)
+        model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
+        final = train.default_checkpoint_path(settings)
+        pending = train.save_checkpoint(model, final.with_name(final.name + ".new"))
+        try:
+            version = publish_model(settings, dataset, model, locked=True, progress=report)
+            os.replace(pending, final)
+        finally:
+            if pending.exists():
+                pending.unlink()
+    return {
+        "trained": True,
+        "loaded": True,
+        "version": version,
+        "model_version": model.version,
+        "metrics": model.metrics,
+        "live": store.live_info(settings),
+        "sources": dataset.sources,
+    }
+
+
+def _summary(result: dict[str, Any]) -> str:
+    live = result["live"] or {}
+    return json.dumps(
+        {
+            "trained": result["trained"],
+            "loaded": result["loaded"],
+            "model_version": result["model_version"],
+            "version": live.get("version"),
+            "restaurants": live.get("restaurants"),
+            "users": live.get("users"),
+            "sources": result.get("sources"),
+        }
+    )
+
+
+def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
+    """`python -m recsys prepare`: progress on stderr, a one-line JSON summary on stdout."""
+    result = prepare(
+        settings,
+        restaurants=args.restaurants,
+        users=args.users,
+        interactions=args.interactions,
+        progress=TextProgress(),
+    )
+    print(_summary(result), file=sys.stdout)
+    return 0
+
+
+def train_cli(args: argparse.Namespace, settings: Settings) -> int:
+    """`python -m recsys train`: retrain and swap the index (progress on stderr)."""
+    result = retrain(
+        settings,
+        restaurants=args.restaurants,
+        users=args.users,
+        interactions=args.interactions,
+        epochs=args.epochs,
+        seed=args.seed,
+        progress=TextProgress(),
+    )
+    print(_summary(result), file=sys.stdout)
+    return 0
