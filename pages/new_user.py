@@ -39,12 +39,12 @@ st.caption("Cold start: the user tower embeds a profile it has never seen; nothi
 submitted = profile_form()
 with state.guard():
     if submitted is not None:
-        st.session_state["new_user"] = (submitted, embed(submitted))
-if "new_user" not in st.session_state:
+        st.session_state["new_user_profile"] = (submitted, embed(submitted))
+if "new_user_profile" not in st.session_state:
     st.info("Fill in the profile and press **Recommend for this profile**.")
     st.stop()
 
-profile, vector = st.session_state["new_user"]
+profile, vector = st.session_state["new_user_profile"]
 location = st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 radius = widgets.radius_control(key="new_radius_km")
 with state.guard():

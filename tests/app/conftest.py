@@ -33,7 +33,7 @@ def prepared(redis_server, tmp_path_factory: pytest.TempPathFactory) -> Settings
         redis_url=redis_server.url,
     )
     with mock.patch.dict("os.environ", {"RECSYS_DATA_URL": "none"}):
-        pipeline.prepare(settings, epochs=EPOCHS)
+        pipeline.retrain(settings, epochs=EPOCHS)
     return settings
 
 

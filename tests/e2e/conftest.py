@@ -80,8 +80,9 @@ def app_env(redis_server: object, tmp_path_factory: pytest.TempPathFactory) -> d
         REDIS_URL=_redis_url(redis_server),
         RECSYS_DATA_DIR=str(home / "data"),
         RECSYS_NAMESPACE=f"e2e-{uuid.uuid4().hex[:8]}",
-        # Small, quick model for tests (read by recsys.pipeline if supported).
-        RECSYS_EPOCHS=os.environ.get("RECSYS_E2E_EPOCHS", "3"),
+        RECSYS_DATA_URL="none",  # the deterministic generated San Francisco data set
+        # A small, quick model: the browser tests check the UI, not the model.
+        RECSYS_E2E_EPOCHS=os.environ.get("RECSYS_E2E_EPOCHS", "3"),
         XDG_CONFIG_HOME=str(home / "xdg-config"),
         XDG_CACHE_HOME=str(home / "xdg-cache"),
         PYTHONUNBUFFERED="1",
@@ -91,9 +92,9 @@ def app_env(redis_server: object, tmp_path_factory: pytest.TempPathFactory) -> d
 
 @pytest.fixture(scope="session")
 def prepared(app_env: dict[str, str]) -> dict[str, str]:
-    """Run `python -m recsys prepare` once: data, users, model, index."""
+    """Run `python -m recsys train --epochs N` once: data, users, a small model, index."""
     proc = subprocess.run(
-        [sys.executable, "-m", "recsys", "prepare"],
+        [sys.executable, "-m", "recsys", "train", "--epochs", app_env["RECSYS_E2E_EPOCHS"]],
         cwd=ROOT,
         env=app_env,
         capture_output=True,
