@@ -26,7 +26,7 @@ from recsys.data import BOOL_ATTRIBUTES
 from recsys.errors import RecsysError
 
 # Bump when the generated data changes, so cached generated files are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # ---------------------------------------------------------------- geography
 
@@ -63,7 +63,7 @@ class Neighbourhood:
 
 NEIGHBOURHOODS = (
     Neighbourhood("Mission", 37.7599, -122.4170, 0.0050, 0.0035, 20,
-                  {"taqueria": 6, "mexican": 5, "brunch": 2, "cocktail_bar": 2},
+                  {"taqueria": 16, "mexican": 10, "brunch": 3, "cocktail_bar": 3},
                   ("Valencia St", "Mission St", "24th St", "16th St", "18th St", "Guerrero St")),
     Neighbourhood("SoMa", 37.7785, -122.4010, 0.0040, 0.0045, 16,
                   {"pub": 3, "american": 2, "cocktail_bar": 2, "bbq": 2},
@@ -72,10 +72,10 @@ NEIGHBOURHOODS = (
                   {"steakhouse": 4, "seafood": 3, "fine_dining": 3, "sandwich": 3},
                   ("Montgomery St", "Kearny St", "California St", "Sansome St", "Battery St")),
     Neighbourhood("North Beach", 37.8006, -122.4095, 0.0022, 0.0020, 14,
-                  {"trattoria": 8, "pizzeria": 6, "cafe": 2, "cocktail_bar": 2},
+                  {"trattoria": 16, "pizzeria": 10, "cafe": 3, "cocktail_bar": 2},
                   ("Columbus Ave", "Grant Ave", "Stockton St", "Green St", "Vallejo St")),
     Neighbourhood("Chinatown", 37.7941, -122.4070, 0.0016, 0.0012, 12,
-                  {"dim_sum": 12, "chinese": 12, "bakery": 2},
+                  {"dim_sum": 25, "chinese": 30, "bakery": 3},
                   ("Grant Ave", "Stockton St", "Washington St", "Jackson St", "Clay St")),
     Neighbourhood("Marina", 37.8000, -122.4368, 0.0022, 0.0040, 10,
                   {"brunch": 3, "american": 2, "trattoria": 2, "cocktail_bar": 2},
@@ -102,7 +102,7 @@ NEIGHBOURHOODS = (
                   {"french": 3, "fine_dining": 3, "cocktail_bar": 2},
                   ("California St", "Sacramento St", "Hyde St", "Jones St", "Polk St")),
     Neighbourhood("Japantown", 37.7853, -122.4300, 0.0010, 0.0020, 6,
-                  {"sushi": 10, "ramen": 10, "korean": 3},
+                  {"sushi": 20, "ramen": 20, "korean": 4},
                   ("Post St", "Geary Blvd", "Buchanan St", "Webster St")),
     Neighbourhood("Dogpatch", 37.7590, -122.3900, 0.0025, 0.0015, 5,
                   {"bbq": 3, "pub": 3, "pizzeria": 2, "american": 2},
