@@ -378,10 +378,14 @@ def _stream(url: str, out: Any, progress: ProgressFn) -> None:
     with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0)
         done = 0
-        while chunk := response.read(1 << 16):
-            out.write(chunk)
-            done += len(chunk)
-            progress(Progress("download", done, total, f"{done / 1e6:.1f} MB"))
+        try:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                done += len(chunk)
+                progress(Progress("download", done, total, f"{done / 1e6:.1f} MB"))
+        except http.client.IncompleteRead as exc:
+            done += len(exc.partial)
+            raise DownloadError(f"the download was cut short ({done} of {total} bytes)") from None
     if total and done != total:
         raise DownloadError(f"the download was cut short ({done} of {total} bytes)")
     progress(Progress("download", done, done or 1, f"{done / 1e6:.1f} MB"))
@@ -477,8 +481,10 @@ def _downloaded(frame: pd.DataFrame, cached: Path) -> Restaurants:
 def generated_path(
     settings: Settings, n: int = GENERATED_COUNT, seed: int = GENERATED_SEED
 ) -> Path:
-    """Where the generated data set for (n, seed) is cached."""
-    return settings.path("restaurants", f"generated-sf-{n}-seed{seed}.json")
+    """Where the generated data set for (n, seed) is cached (the directory is created)."""
+    path = settings.path("restaurants", f"generated-sf-{n}-seed{seed}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def load_generated(
