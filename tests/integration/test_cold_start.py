@@ -1,0 +1,113 @@
+"""Cold start: a new user's results are the brute-force ranking of their embedding; an
+added restaurant is served at once; hostile cuisine values are matched literally."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+import redis
+
+from recsys import pipeline, server, store, train
+from recsys.config import Settings
+from recsys.data import validate_record
+from recsys.dataset import build_dataset
+from recsys.errors import RecsysError
+from recsys.export import export_restaurants
+from recsys.query import Filters, new_user_vector, recommend
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def served(redis_server, tmp_path_factory) -> Iterator[tuple[Settings, object]]:
+    namespace = "t" + uuid.uuid4().hex[:10]
+    tmp = tmp_path_factory.mktemp("cold")
+    settings = Settings(data_dir=tmp, namespace=namespace, redis_url=redis_server.url)
+    dataset = build_dataset(settings)
+    model = train.train(dataset, epochs=2)
+    train.save_checkpoint(model, train.default_checkpoint_path(settings))
+    pipeline.publish_model(settings, dataset, model)
+    yield settings, model
+    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+
+
+def test_new_user_matches_brute_force_ranking(served) -> None:
+    settings, _ = served
+    profile = {"likes": ["pizza", "breweries"], "price_bracket": "low", "user_id": "newbie"}
+    user_id, vector = new_user_vector(settings, json.dumps(profile))
+    assert user_id == "newbie"
+    rec = recommend(settings, Filters(k=20), vector=vector)
+    restaurants = export_restaurants(settings, with_embeddings=True)["restaurants"]
+    matrix = np.array([r["embedding"] for r in restaurants], dtype=np.float64)
+    u = np.asarray(vector, dtype=np.float64)
+    scores = matrix @ u / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(u))
+    order = np.argsort(-scores, kind="stable")[:20]
+    assert [r["score"] for r in rec.results] == pytest.approx(scores[order].tolist(), abs=1e-5)
+    assert [r["id"] for r in rec.results][:5] == [restaurants[i]["id"] for i in order[:5]]
+
+
+def test_new_user_profile_errors_are_one_sentence(served) -> None:
+    settings, _ = served
+    for bad, message in [
+        ("{not json", "--new-user is not valid JSON"),
+        ('{"likes": ["pizza"]}', "price_bracket"),
+        ('["a list"]', "expected a JSON object"),
+    ]:
+        with pytest.raises(RecsysError, match=message) as caught:
+            new_user_vector(settings, bad)
+        assert "\n" not in str(caught.value)
+
+
+def _record(**extra) -> dict:
+    record = {
+        "name": "Zebra Ramen Lab",
+        "address": "1 Test Alley",
+        "latitude": 37.7601,
+        "longitude": -122.4477,
+        "cuisine": ["Ramen Test"],
+        "price": "2",
+        "rating": 4.5,
+        "hours": {"monday": [["17:00", "2:00"]]},
+    }
+    return {**record, **extra}
+
+
+def test_added_restaurant_is_returned_by_a_matching_query(served) -> None:
+    settings, model = served
+    before = store.live_info(settings)["restaurants"]
+    doc = store.add_restaurant(settings, _record(), model)
+    assert store.live_info(settings)["restaurants"] == before + 1
+    # Tuesday 01:30 is inside Monday's overnight interval; a 300 m circle around it.
+    filters = Filters(lat=37.7601, lon=-122.4477, radius_m=300, at="2026-07-07T01:30",
+                      cuisines=("ramen test",), min_price=2, max_price=2,
+                      min_rating=4.5)  # fmt: skip
+    user = store.iter_documents(settings, "users").__next__()["user_id"]
+    rec = recommend(settings, filters, user_id=user)
+    assert [r["id"] for r in rec.results] == [doc["id"]]
+    assert rec.results[0]["open_at"] is True and rec.results[0]["closes_at"] == "02:00"
+    prefix = store.restaurant_prefix(settings, store.live_info(settings)["version"])
+    served_vector = store.client(settings).json().get(f"{prefix}:{doc['id']}", "$.embedding")[0]
+    expected = model.embed_restaurants(pd.DataFrame([validate_record(_record())]))[0]
+    assert served_vector == pytest.approx(expected.tolist(), abs=1e-6)
+    with pytest.raises(RecsysError, match="already served"):
+        store.add_restaurant(settings, _record(), model)
+    with pytest.raises(RecsysError, match="price"):
+        store.add_restaurant(settings, _record(name="Other", price="cheap"), model)
+
+
+def test_hostile_cuisine_value_is_matched_literally(served) -> None:
+    settings, model = served
+    hostile = "x} | @price:[0 9] | {y"
+    doc = store.add_restaurant(settings, _record(name="Hostile", cuisine=[hostile]), model)
+    user = next(store.iter_documents(settings, "users"))["user_id"]
+    rec = recommend(settings, Filters(cuisines=(hostile,), k=100), user_id=user)
+    assert [r["id"] for r in rec.results] == [doc["id"]]  # not every restaurant
+    with pytest.raises(RecsysError, match="is not in the index"):
+        recommend(settings, Filters(cuisines=("Thai} | *",)), user_id=user)
+    with pytest.raises(RecsysError, match="is not among the users"):
+        recommend(settings, Filters(), user_id="u0001' | *")
