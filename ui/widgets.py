@@ -30,10 +30,11 @@ def profile_card(profile: dict[str, Any], visits: int | None) -> None:
         st.markdown(f"**{name}** · {profile.get('address', '')}")
         likes = profile.get("likes") or []
         st.markdown(" ".join(f"`{like}`" for like in likes) or "_no likes given_")
-        a, b, c = st.columns(3)
-        a.metric("price bracket", str(profile.get("price_bracket", "—")))
-        b.metric("age", _age(profile.get("birthdate")))
-        c.metric("past visits", "—" if visits is None else str(visits))
+        st.markdown(
+            f"price bracket **{profile.get('price_bracket', '—')}** · "
+            f"age **{_age(profile.get('birthdate'))}** · "
+            f"past visits **{'—' if visits is None else visits}**"
+        )
 
 
 def _age(birthdate: Any) -> str:
