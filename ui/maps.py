@@ -12,6 +12,8 @@ from typing import Any
 
 import folium
 import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
 
 from ui import fmt
 
@@ -81,5 +83,19 @@ def numbered(result: Mapping[str, Any]) -> folium.Marker:
         location=(result["lat"], result["lon"]),
         icon=icon,
         tooltip=f"{result['rank']}. {result['name']}",
-        popup=folium.Popup(fmt.popup_html(result), max_width=260),
+    ).add_child(StringPopup(fmt.popup_html(result)))
+
+
+class StringPopup(MacroElement):
+    """A popup bound from an HTML string: folium.Popup needs jQuery, this needs nothing."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: 260});"
+        "{% endmacro %}"
     )
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self._name = "StringPopup"
+        self.html = html

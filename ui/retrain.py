@@ -55,7 +55,7 @@ def running() -> Job | None:
     return job if job is not None and not job.done else None
 
 
-def start(settings: Settings, on_done: Callable[[], None]) -> Job:
+def start(settings: Settings, on_done: Callable[[], None], epochs: int | None = None) -> Job:
     """Start retraining in a background thread.
 
     Raises:
@@ -72,17 +72,20 @@ def start(settings: Settings, on_done: Callable[[], None]) -> Job:
         job = Job(id=uuid.uuid4().hex, started=time.time())
         _current = job
     thread = threading.Thread(
-        target=_run, args=(job, settings, on_done), name=f"retrain-{job.id[:8]}", daemon=True
+        target=_run,
+        args=(job, settings, on_done, epochs),
+        name=f"retrain-{job.id[:8]}",
+        daemon=True,
     )
     thread.start()
     return job
 
 
-def _run(job: Job, settings: Settings, on_done: Callable[[], None]) -> None:
+def _run(job: Job, settings: Settings, on_done: Callable[[], None], epochs: int | None) -> None:
     from recsys import pipeline
 
     try:
-        job.result = pipeline.retrain(settings, progress=job.on_progress)
+        job.result = pipeline.retrain(settings, epochs=epochs, progress=job.on_progress)
     except RecsysError as exc:
         job.error = str(exc)
     except Exception as exc:  # shown in the sidebar: a thread has nowhere else to report

@@ -89,10 +89,20 @@ def key_metrics(trained: Any) -> dict[str, str]:
 
 
 def _retrain_button() -> None:
+    from recsys.model import ModelConfig
+
     job = retrain.running()
+    epochs = st.number_input(
+        "Max epochs",
+        1,
+        500,
+        ModelConfig().max_epochs,
+        key="retrain_epochs",
+        help="Training stops earlier when validation recall stops improving.",
+    )
     if st.button("Retrain model", key="retrain", disabled=job is not None, width="stretch"):
         try:
-            job = retrain.start(state.settings(), on_done=state.clear)
+            job = retrain.start(state.settings(), on_done=state.clear, epochs=int(epochs))
         except RecsysError as exc:
             st.warning(str(exc))
             return
