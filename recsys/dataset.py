@@ -1,0 +1,141 @@
+"""One call that gathers everything training and evaluation need.
+
+Restaurants come from `recsys.data`; users from a file or generated (cached in
+`users.jsonl`); interactions from a file or simulated from the planted affinity
+(cached in `interactions.csv`, with the oracle recomputed from the same seed); then
+the deterministic split. The same inputs and seed always give the same `Dataset`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import interactions as inter
+from recsys import users as users_mod
+from recsys.config import Settings
+from recsys.progress import Progress, ProgressFn, no_progress
+
+DEFAULT_USERS = 1000
+SIMULATION_VERSION = 1  # bump when the simulation changes, so caches are rebuilt
+
+
+@dataclass
+class Dataset:
+    """Restaurants, users, interactions, the oracle (None for real data) and the split."""
+
+    restaurants: pd.DataFrame
+    users: pd.DataFrame
+    interactions: pd.DataFrame
+    oracle: np.ndarray | None
+    split: inter.Split
+    fingerprint: str
+    sources: dict[str, str] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def user_index(self) -> dict[str, int]:
+        return {u: i for i, u in enumerate(self.users["user_id"])}
+
+    @property
+    def restaurant_index(self) -> dict[str, int]:
+        return {r: i for i, r in enumerate(self.restaurants["id"])}
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def restaurants_fingerprint(restaurants: pd.DataFrame) -> str:
+    """A short hash of what the simulation and the features read from restaurants."""
+    cols = [c for c in restaurants.columns if c not in ("hours_raw", "name", "address")]
+    return _digest(restaurants[cols].to_dict(orient="list"))
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    return _digest(pd.util.hash_pandas_object(frame.astype(str), index=False).tolist())
+
+
+def _generated_users(settings: Settings, seed: int) -> pd.DataFrame:
+    path, meta_path = settings.path("users.jsonl"), settings.path("users.meta.json")
+    meta = {"seed": seed, "n": DEFAULT_USERS, "version": SIMULATION_VERSION}
+    if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+        return users_mod.load_users(path)
+    users = users_mod.generate_users(DEFAULT_USERS, seed=seed)
+    users_mod.save_users(users, path)
+    meta_path.write_text(json.dumps(meta))
+    return users
+
+
+def _simulated(settings: Settings, users: pd.DataFrame, restaurants: pd.DataFrame, seed: int):
+    path, meta_path = settings.path("interactions.csv"), settings.path("interactions.meta.json")
+    meta = {
+        "seed": seed,
+        "version": SIMULATION_VERSION,
+        "weights": inter.WEIGHTS,
+        "temperature": inter.TEMPERATURE,
+        "users": _frame_digest(users[["user_id", "likes", "price_bracket", "birthdate"]]),
+        "restaurants": restaurants_fingerprint(restaurants),
+    }
+    if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+        return inter.load_interactions(path, users, restaurants), inter.affinity(
+            users, restaurants, seed
+        )
+    interactions, oracle = inter.simulate(users, restaurants, seed)
+    inter.save_interactions(interactions, path)
+    meta_path.write_text(json.dumps(meta))
+    return interactions, oracle
+
+
+def build_dataset(
+    settings: Settings,
+    *,
+    restaurants: pd.DataFrame | Path | None = None,
+    users_path: Path | None = None,
+    interactions_path: Path | None = None,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> Dataset:
+    """Load or generate every input and split it (deterministic for a given seed).
+
+    Args:
+        restaurants: a ready restaurants table, or a file for `data.load_restaurants`.
+        users_path: a users file; default: 1,000 generated users.
+        interactions_path: an interactions CSV; default: simulated visits (with oracle).
+    """
+    progress = progress or no_progress
+    progress(Progress("data", 0, 3, "restaurants"))
+    if isinstance(restaurants, pd.DataFrame):
+        rest, rest_source = restaurants.reset_index(drop=True), "given"
+    else:
+        from recsys.data import load_restaurants
+
+        loaded = load_restaurants(settings, path=restaurants, progress=progress)
+        rest, rest_source = loaded.frame.reset_index(drop=True), loaded.source
+    progress(Progress("data", 1, 3, "users"))
+    if users_path is not None:
+        users, user_source = users_mod.load_users(users_path), "file"
+    else:
+        users, user_source = _generated_users(settings, seed), "generated"
+    progress(Progress("data", 2, 3, "interactions"))
+    if interactions_path is not None:
+        visits, oracle = inter.load_interactions(interactions_path, users, rest), None
+        visit_source = "file"
+    else:
+        (visits, oracle), visit_source = _simulated(settings, users, rest, seed), "simulated"
+    split = inter.split(visits, rest, seed=seed)
+    fingerprint = _digest(
+        restaurants_fingerprint(rest), _frame_digest(users), _frame_digest(visits), seed
+    )
+    progress(Progress("data", 3, 3, f"{len(users)} users, {len(visits)} interactions"))
+    sources = {"restaurants": rest_source, "users": user_source, "interactions": visit_source}
+    return Dataset(rest, users, visits, oracle, split, fingerprint, sources, seed)

@@ -1,0 +1,214 @@
+"""Evaluation: recall@k and NDCG@k of the model, the oracle and every baseline.
+
+Every row ranks the whole catalogue for a user; restaurants the user visited in
+training (or validation) are removed from the candidates, and the held-out visits
+are the relevant items. Three segments:
+
+- warm_users: users with training visits, their latest visits to warm restaurants;
+- cold_users: users with no training visits at all (the model sees only the profile);
+- cold_restaurants: warm users' visits to restaurants never seen in training.
+
+recall@k = hits in the top k / min(k, number of held-out visits), so a perfect
+ranking scores 1 even for users with more than k held-out visits; NDCG@10 uses
+binary relevance.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.config import Settings
+from recsys.errors import RecsysError
+from recsys.progress import TextProgress
+
+SEGMENTS = ("warm_users", "cold_users", "cold_restaurants")
+ROWS = (
+    "two_tower", "oracle", "random", "popularity", "content", "matrix_factorization",
+    "article_recipe",
+)  # fmt: skip
+METRICS = ("recall@10", "recall@50", "ndcg@10")
+
+
+def _pairs_by_user(pairs: pd.DataFrame, user_pos: dict, rest_pos: dict) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for user_id, rest_id in zip(pairs["user_id"], pairs["restaurant_id"], strict=True):
+        out.setdefault(user_pos[user_id], []).append(rest_pos[rest_id])
+    return out
+
+
+def ranking_metrics(
+    scores: np.ndarray, relevant: dict[int, list[int]], seen: dict[int, list[int]]
+) -> dict[str, float]:
+    """Mean recall@10, recall@50 and NDCG@10 over the users in `relevant`.
+
+    Args:
+        scores: (n_users, n_restaurants) higher = better, rows indexed like the keys.
+        relevant: user row -> held-out restaurant columns.
+        seen: user row -> columns to remove from the candidates (training visits).
+    """
+    users = sorted(relevant)
+    if not users:
+        return {m: float("nan") for m in METRICS}
+    block = np.array(scores[users], dtype=np.float64)
+    for i, u in enumerate(users):
+        block[i, seen.get(u, [])] = -np.inf
+    top = np.argsort(-block, axis=1, kind="stable")[:, :50]
+    discounts = 1.0 / np.log2(np.arange(2, 12))
+    recall10, recall50, ndcg10 = [], [], []
+    for i, u in enumerate(users):
+        rel = set(relevant[u])
+        hits = np.isin(top[i], list(rel))
+        recall10.append(hits[:10].sum() / min(10, len(rel)))
+        recall50.append(hits[:50].sum() / min(50, len(rel)))
+        ideal = discounts[: min(10, len(rel))].sum()
+        ndcg10.append(float((hits[:10] * discounts[:10]).sum() / ideal))
+    return {
+        "recall@10": float(np.mean(recall10)),
+        "recall@50": float(np.mean(recall50)),
+        "ndcg@10": float(np.mean(ndcg10)),
+    }
+
+
+def relevant_by_user(dataset: Any, pairs: pd.DataFrame) -> dict[int, list[int]]:
+    """Map (user_id, restaurant_id) pairs to user row -> restaurant columns of `dataset`."""
+    return _pairs_by_user(pairs, dataset.user_index, dataset.restaurant_index)
+
+
+def _segments(dataset: Any) -> dict[str, tuple[dict, dict]]:
+    split = dataset.split
+    seen = relevant_by_user(dataset, pd.concat([split.train, split.val]))
+    return {
+        "warm_users": (relevant_by_user(dataset, split.test_warm), seen),
+        "cold_users": (relevant_by_user(dataset, split.test_cold_users), {}),
+        "cold_restaurants": (relevant_by_user(dataset, split.test_cold_restaurants), seen),
+    }
+
+
+def score_rows(dataset: Any, model: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every row's (n_users, n_restaurants) scores; no oracle row for real data."""
+    from recsys import baselines
+
+    rows = {
+        "two_tower": model.embed_users(dataset.users)
+        @ model.embed_restaurants(dataset.restaurants).T
+    }
+    if dataset.oracle is not None:
+        rows["oracle"] = dataset.oracle
+    rows["random"] = baselines.random_scores(dataset, seed)
+    rows["popularity"] = baselines.popularity_scores(dataset)
+    rows["content"] = baselines.content_scores(dataset)
+    rows["matrix_factorization"] = baselines.matrix_factorization_scores(dataset, seed)
+    rows["article_recipe"] = baselines.article_recipe_scores(dataset, seed)
+    return rows
+
+
+def evaluate(dataset: Any, model: Any, *, seed: int = 0) -> dict[str, Any]:
+    """Recall@10/50 and NDCG@10 per segment and row, plus what was measured and how.
+
+    Returns `{"segments": {segment: {row: {metric: value}}}, "train_seconds": s, ...}`;
+    a metric is null where a segment has no users (e.g. tiny data).
+    """
+    rows = score_rows(dataset, model, seed=seed)
+    segments: dict[str, dict[str, dict[str, float | None]]] = {}
+    users: dict[str, int] = {}
+    for segment, (relevant, seen) in _segments(dataset).items():
+        users[segment] = len(relevant)
+        segments[segment] = {
+            name: {k: (None if np.isnan(v) else round(v, 4)) for k, v in
+                   ranking_metrics(scores, relevant, seen).items()}
+            for name, scores in rows.items()
+        }  # fmt: skip
+    return {
+        "segments": segments,
+        "train_seconds": model.metrics.get("train_seconds"),
+        "model_version": model.version,
+        "epochs": model.metrics.get("epochs"),
+        "users_evaluated": users,
+        "data": {**dataset.sources, "fingerprint": dataset.fingerprint},
+        "notes": {
+            "matrix_factorization": "cold-start users have no factors: popularity instead.",
+            "oracle": "the planted affinity itself (absent for your own interactions)."
+            if dataset.oracle is not None
+            else "absent: the interactions came from a file, so the true affinity is unknown.",
+            "recall@k": "hits in the top k / min(k, held-out visits); training visits excluded.",
+        },
+    }
+
+
+# --- saved results and the command line ------------------------------------------------
+
+
+def evaluation_path(settings: Settings) -> Path:
+    """Where the latest results live, next to the checkpoint, for the UI to draw."""
+    return settings.path("model", "evaluation.json")
+
+
+def save_evaluation(results: dict[str, Any], settings: Settings) -> Path:
+    """Write results atomically (the UI may be reading the previous ones)."""
+    path = evaluation_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A fixed-width table: one block per segment, one line per row."""
+    lines = []
+    for segment, rows in results["segments"].items():
+        n = results.get("users_evaluated", {}).get(segment, "?")
+        lines.append(f"{segment} ({n} users)")
+        lines.append(f"  {'row':<22}" + "".join(f"{m:>11}" for m in METRICS))
+        for row, values in rows.items():
+            cells = "".join(
+                f"{'-':>11}" if values[m] is None else f"{values[m]:>11.4f}" for m in METRICS
+            )
+            lines.append(f"  {row:<22}{cells}")
+        lines.append("")
+    lines.append(
+        f"model {results.get('model_version')}, trained in {results.get('train_seconds')} s"
+    )
+    lines += [f"note: {key}: {text}" for key, text in results.get("notes", {}).items()]
+    return "\n".join(lines)
+
+
+def _model_for(dataset: Any, settings: Settings, progress: TextProgress) -> Any:
+    """The saved model if it was trained on this data, else a fresh one (not saved)."""
+    from recsys import train
+
+    try:
+        return train.load_checkpoint(
+            train.default_checkpoint_path(settings), expect_fingerprint=dataset.fingerprint
+        )
+    except RecsysError as exc:
+        print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
+        return train.train(dataset, progress=progress)
+
+
+def evaluate_cli(args: Any, settings: Settings) -> int:
+    """`python -m recsys evaluate [--json]`: every number on stdout, progress on stderr."""
+    from recsys.dataset import build_dataset
+
+    progress = TextProgress(sys.stderr)
+    dataset = build_dataset(
+        settings,
+        restaurants=getattr(args, "restaurants", None) or settings.restaurants_file,
+        users_path=getattr(args, "users", None),
+        interactions_path=getattr(args, "interactions", None),
+        progress=progress,
+    )
+    model = _model_for(dataset, settings, progress)
+    started = time.perf_counter()
+    results = evaluate(dataset, model)
+    results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
+    save_evaluation(results, settings)
+    print(json.dumps(results) if args.json else format_table(results))
+    return 0

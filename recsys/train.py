@@ -1,0 +1,276 @@
+"""Training the two-tower model, early stopping, and safe checkpoints.
+
+Read top to bottom: encode features once, iterate shuffled batches of positive
+(user, restaurant) pairs with the in-batch softmax loss, measure validation
+recall@10 after every epoch, keep the best weights, stop when they stop improving.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from recsys.config import EMBEDDING_DIM, Settings
+from recsys.dataset import Dataset
+from recsys.errors import RecsysError
+from recsys.evaluate import ranking_metrics, relevant_by_user
+from recsys.features import FEATURES_VERSION, FeatureEncoders
+from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss
+from recsys.progress import Progress, ProgressFn, no_progress
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with everything needed to embed users and restaurants again."""
+
+    net: TwoTower
+    encoders: FeatureEncoders
+    config: ModelConfig
+    version: str
+    data_fingerprint: str
+    created: str
+    history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @torch.no_grad()
+    def embed_users(self, users: pd.DataFrame) -> np.ndarray:
+        """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
+        self.net.eval()
+        x = torch.from_numpy(self.encoders.encode_users(users))
+        return self.net.user_tower(x).numpy().astype(np.float32)
+
+    @torch.no_grad()
+    def embed_restaurants(self, restaurants: pd.DataFrame) -> np.ndarray:
+        """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
+        self.net.eval()
+        x = torch.from_numpy(self.encoders.encode_restaurants(restaurants))
+        return self.net.restaurant_tower(x).numpy().astype(np.float32)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    # CPU kernels are deterministic already; this makes any exception loud, not silent.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _pairs(frame: pd.DataFrame, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    users, rests = dataset.user_index, dataset.restaurant_index
+    u = frame["user_id"].map(users).to_numpy(dtype=np.int64)
+    r = frame["restaurant_id"].map(rests).to_numpy(dtype=np.int64)
+    return u, r
+
+
+def fit_encoders(dataset: Dataset) -> FeatureEncoders:
+    """Encoders fitted on training data only: warm users and warm restaurants."""
+    split = dataset.split
+    users = dataset.users[~dataset.users["user_id"].isin(split.cold_users)]
+    rests = dataset.restaurants[~dataset.restaurants["id"].isin(split.cold_restaurants)]
+    return FeatureEncoders.fit(users, rests)
+
+
+@torch.no_grad()
+def validation_recall(net: TwoTower, xu: torch.Tensor, xr: torch.Tensor, dataset: Dataset) -> float:
+    """Recall@10 on the validation visits, training visits removed from the candidates."""
+    net.eval()
+    scores = (net.user_tower(xu) @ net.restaurant_tower(xr).T).numpy()
+    relevant = relevant_by_user(dataset, dataset.split.val)
+    seen = relevant_by_user(dataset, dataset.split.train)
+    return ranking_metrics(scores, relevant, seen)["recall@10"]
+
+
+def _run_epoch(net, loader, xu, xr, optimizer, config, log_q) -> float:
+    net.train()
+    total, batches = 0.0, 0
+    for u_idx, r_idx in loader:
+        user_emb, rest_emb = net(xu[u_idx], xr[r_idx])
+        lq = log_q[r_idx] if log_q is not None else None
+        loss = in_batch_softmax_loss(user_emb, rest_emb, r_idx, config.temperature, lq)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total, batches = total + loss.item(), batches + 1
+    return total / max(1, batches)
+
+
+def _version(dataset: Dataset, config: ModelConfig, seed: int, created: datetime) -> str:
+    text = json.dumps([dataset.fingerprint, asdict(config), seed], sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"m-{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+def train(
+    dataset: Dataset,
+    *,
+    config: ModelConfig | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> TrainedModel:
+    """Train the two towers on the training split; early-stop on validation recall@10."""
+    config = copy.deepcopy(config or ModelConfig())
+    if epochs is not None:
+        if not 1 <= epochs <= 10_000:
+            raise RecsysError(f"epochs {epochs} must be between 1 and 10000.")
+        config.max_epochs = epochs
+    if len(dataset.split.train) == 0:
+        raise RecsysError("there are no training interactions: nothing to learn from.")
+    progress = progress or no_progress
+    started = time.perf_counter()
+    _seed_everything(seed)
+    encoders = fit_encoders(dataset)
+    xu = torch.from_numpy(encoders.encode_users(dataset.users))
+    xr = torch.from_numpy(encoders.encode_restaurants(dataset.restaurants))
+    u, r = _pairs(dataset.split.train, dataset)
+    loader = DataLoader(
+        TensorDataset(torch.tensor(u), torch.tensor(r)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    log_q = None
+    if config.logq_correction:
+        counts = np.bincount(r, minlength=len(dataset.restaurants)) + 1.0
+        log_q = torch.from_numpy(np.log(counts / counts.sum()).astype(np.float32))
+    net = TwoTower(xu.shape[1], xr.shape[1], config)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history, best, best_state, waited = [], -1.0, copy.deepcopy(net.state_dict()), 0
+    has_val = len(dataset.split.val) > 0
+    for epoch in range(1, config.max_epochs + 1):
+        loss = _run_epoch(net, loader, xu, xr, optimizer, config, log_q)
+        val = validation_recall(net, xu, xr, dataset) if has_val else float("nan")
+        history.append({"epoch": epoch, "loss": loss, "val_recall@10": val})
+        message = f"epoch {epoch}/{config.max_epochs} loss {loss:.3f} val recall@10 {val:.3f}"
+        progress(Progress("train", epoch, config.max_epochs, message, dict(history[-1])))
+        if not has_val or val > best:
+            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    if history and history[-1]["epoch"] < config.max_epochs:
+        progress(Progress("train", config.max_epochs, config.max_epochs, "early stop"))
+    created = datetime.now(timezone.utc)
+    metrics = {
+        "val_recall@10": best,
+        "epochs": len(history),
+        "train_seconds": round(time.perf_counter() - started, 3),
+    }
+    return TrainedModel(
+        net=net,
+        encoders=encoders,
+        config=config,
+        version=_version(dataset, config, seed, created),
+        data_fingerprint=dataset.fingerprint,
+        created=created.isoformat(timespec="seconds"),
+        history=history,
+        metrics=metrics,
+    )
+
+
+# --- checkpoints -------------------------------------------------------------------
+
+
+def default_checkpoint_path(settings: Settings) -> Path:
+    return settings.path("model", "checkpoint.pt")
+
+
+def _metadata(model: TrainedModel) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": model.version,
+        "created": model.created,
+        "data_fingerprint": model.data_fingerprint,
+        "features_version": FEATURES_VERSION,
+        "feature_schema": model.encoders.schema(),
+        "encoders": model.encoders.state(),
+        "config": asdict(model.config),
+        "metrics": model.metrics,
+        "history": model.history,
+    }
+
+
+def save_checkpoint(model: TrainedModel, path: Path) -> Path:
+    """Write weights + encoders + metadata atomically: readers see the old file or the new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"state_dict": model.net.state_dict(), "meta": json.dumps(_metadata(model))}
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    if not path.is_file():
+        raise RecsysError(f"no trained model at {str(path)!r}: run `python -m recsys train` first.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return payload["state_dict"], json.loads(payload["meta"])
+    except Exception:  # any unreadable file is the same problem for the user
+        raise RecsysError(f"{str(path)!r} is not a readable recsys checkpoint.") from None
+
+
+def _refuse(path: Path, why: str) -> RecsysError:
+    return RecsysError(f"checkpoint {str(path)!r} is incompatible ({why}); retrain the model.")
+
+
+def load_checkpoint(path: Path, *, expect_fingerprint: str | None = None) -> TrainedModel:
+    """Load a checkpoint safely; refuse one made for other features, sizes or data."""
+    path = Path(path)
+    state_dict, meta = _read(path)
+    if meta.get("features_version") != FEATURES_VERSION:
+        raise _refuse(path, f"feature version {meta.get('features_version')}, "
+                            f"the code uses {FEATURES_VERSION}")  # fmt: skip
+    raw = meta["config"]
+    config = ModelConfig(
+        **{**raw, "user_hidden": tuple(raw["user_hidden"]),
+           "restaurant_hidden": tuple(raw["restaurant_hidden"])}
+    )  # fmt: skip
+    if config.embedding_dim != EMBEDDING_DIM:
+        raise _refuse(path, f"embedding size {config.embedding_dim}, the code uses {EMBEDDING_DIM}")
+    encoders = FeatureEncoders.from_state(meta["encoders"])
+    if not encoders.matches_code() or encoders.schema() != meta["feature_schema"]:
+        raise _refuse(path, "its feature schema differs from the current code's")
+    if expect_fingerprint is not None and meta["data_fingerprint"] != expect_fingerprint:
+        raise _refuse(path, "it was trained on different data")
+    net = TwoTower(
+        len(encoders.user.feature_names()), len(encoders.restaurant.feature_names()), config
+    )
+    try:
+        net.load_state_dict(state_dict)
+    except RuntimeError:
+        raise _refuse(path, "its weights do not fit the feature schema") from None
+    net.eval()
+    return TrainedModel(
+        net=net,
+        encoders=encoders,
+        config=config,
+        version=meta["version"],
+        data_fingerprint=meta["data_fingerprint"],
+        created=meta["created"],
+        history=meta.get("history", []),
+        metrics=meta.get("metrics", {}),
+    )

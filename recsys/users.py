@@ -1,0 +1,311 @@
+"""Users: the likes vocabulary, how likes relate to restaurants, Faker users, users files.
+
+The article gives users 13 likes that share no vocabulary with the restaurants'
+cuisines. Here every like has a documented rule (`LIKE_RULES`) saying which
+restaurants satisfy it, through their cuisines and/or attributes. The same rule is
+used by the interaction simulation (the planted preference), by the content
+baseline and, as a restaurant feature, by the model, so likes and cuisines meet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import RecsysError
+
+# The article's 13 likes, then the ones the restaurants' cuisines need.
+ARTICLE_LIKES = (
+    "burgers", "shakes", "pizza", "italian", "mexican", "fine dining", "bbq",
+    "cocktails", "breweries", "ethiopian", "pasta", "brunch", "fast food",
+)  # fmt: skip
+EXTRA_LIKES = (
+    "sushi", "chinese", "indian", "thai", "vietnamese", "vegetarian", "seafood",
+    "coffee", "mediterranean", "french", "dessert", "sandwiches",
+)  # fmt: skip
+LIKES = ARTICLE_LIKES + EXTRA_LIKES
+
+PRICE_BRACKETS = ("low", "middle", "high")
+VISIBILITIES = ("public", "private", "friends-only")
+BOOL_FIELDS = ("newsletter", "notifications", "data_sharing")
+USER_FIELDS = (
+    "user_id", "name", "username", "email", "address", "phone_number", "birthdate",
+    "likes", "account_created_on", "price_bracket", "newsletter", "notifications",
+    "profile_visibility", "data_sharing",
+)  # fmt: skip
+# A fixed "today" keeps ages and account ages (features) reproducible.
+REFERENCE_DATE = date(2025, 1, 1)
+
+
+@dataclass(frozen=True)
+class LikeRule:
+    """Which restaurants satisfy a like.
+
+    A restaurant satisfies the like fully (1.0) when one of its cuisines, compared
+    case-insensitively, is in `cuisines`, or when `prices` contains its price, or
+    when one of the boolean `attributes` is true; `late` (open after 22:00 on some
+    day) adds a half match, so a late bar suits "cocktails" better than an early one.
+    """
+
+    cuisines: frozenset[str] = frozenset()
+    prices: frozenset[int] = frozenset()
+    attributes: tuple[str, ...] = ()
+    late: bool = False
+
+
+def _rule(cuisines: str = "", prices: tuple[int, ...] = (), attributes=(), late=False):
+    names = frozenset(c.strip().lower() for c in cuisines.split(",") if c.strip())
+    return LikeRule(names, frozenset(prices), tuple(attributes), late)
+
+
+# like -> rule. Cuisine names follow the article's data (Factual/TripAdvisor style).
+LIKE_RULES: dict[str, LikeRule] = {
+    "burgers": _rule("Burgers, American, Diner, Hamburgers"),
+    "shakes": _rule("Ice Cream, Diner, Burgers, Desserts, Frozen Yogurt"),
+    "pizza": _rule("Pizza"),
+    "italian": _rule("Italian, Pizza"),
+    "mexican": _rule("Mexican, Latin American, Tex-Mex, Tacos, Burritos"),
+    "fine dining": _rule("French, Steakhouse, Steak, Fine Dining", prices=(4,)),
+    "bbq": _rule("Barbecue, BBQ, Southern, Steakhouse"),
+    "cocktails": _rule("Bar, Cocktails, Lounge, Wine Bar", late=True),
+    "breweries": _rule("Pub Food, Pub, Brewery, Beer, Gastropub, Beer Garden", late=True),
+    "ethiopian": _rule("Ethiopian, African"),
+    "pasta": _rule("Italian, Pasta"),
+    "brunch": _rule("Brunch, Breakfast, Cafe, Bakery", attributes=("meal_breakfast",)),
+    "fast food": _rule("Fast Food, Hot Dogs, Burgers, Sandwiches", prices=(1,)),
+    "sushi": _rule("Sushi, Japanese"),
+    "chinese": _rule("Chinese, Dim Sum, Asian"),
+    "indian": _rule("Indian, Pakistani, Nepalese"),
+    "thai": _rule("Thai"),
+    "vietnamese": _rule("Vietnamese, Pho"),
+    "vegetarian": _rule("Vegetarian, Vegan, Healthy", attributes=("options_vegetarian",)),
+    "seafood": _rule("Seafood, Sushi, Fish"),
+    "coffee": _rule("Coffee, Cafe, Coffee & Tea, Tea", attributes=("meal_breakfast",)),
+    "mediterranean": _rule("Mediterranean, Greek, Middle Eastern, Turkish"),
+    "french": _rule("French, Crêperie, Creperie"),
+    "dessert": _rule("Desserts, Dessert, Bakery, Ice Cream"),
+    "sandwiches": _rule("Sandwiches, Deli, Delis"),
+}
+assert set(LIKE_RULES) == set(LIKES)
+LATE_MINUTE = 22 * 60  # open past 22:00 counts as "late hours"
+
+
+def open_late(intervals: Any) -> bool:
+    """Whether any opening interval runs past 22:00 (hours.py's interval tuples)."""
+    if not intervals:
+        return False
+    return any(close > LATE_MINUTE for _day, _open, close in intervals)
+
+
+def like_matrix(restaurants: pd.DataFrame) -> np.ndarray:
+    """How well each restaurant satisfies each like: float32 (n_restaurants, len(LIKES)).
+
+    1.0 for a cuisine, price or attribute match, +0.5 for late hours where the rule
+    asks for them, capped at 1.0 (a late bar without the cuisine still scores 0.5).
+    """
+    out = np.zeros((len(restaurants), len(LIKES)), dtype=np.float32)
+    for i, row in enumerate(restaurants.itertuples(index=False)):
+        cuisines = {str(c).strip().lower() for c in (row.cuisines or [])}
+        late = open_late(row.intervals)
+        for j, like in enumerate(LIKES):
+            rule = LIKE_RULES[like]
+            hit = bool(cuisines & rule.cuisines) or int(row.price) in rule.prices
+            hit = hit or any(bool(getattr(row, a, False)) for a in rule.attributes)
+            out[i, j] = min(1.0, float(hit) + (0.5 if rule.late and late else 0.0))
+    return out
+
+
+def likes_multi_hot(likes: pd.Series) -> np.ndarray:
+    """Multi-hot of each user's likes over `LIKES`: float32 (n_users, len(LIKES))."""
+    index = {like: j for j, like in enumerate(LIKES)}
+    out = np.zeros((len(likes), len(LIKES)), dtype=np.float32)
+    for i, user_likes in enumerate(likes):
+        for like in user_likes:
+            out[i, index[like]] = 1.0
+    return out
+
+
+# --- generated users ---------------------------------------------------------------
+
+
+def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Generate `n` users with the article's fields, identical for the same seed."""
+    from faker import Faker  # imported here: only generation needs it
+
+    if n < 1:
+        raise RecsysError(f"number of users {n} must be at least 1.")
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    rng = np.random.default_rng(seed)
+    # Some likes are more common than others, as in life; a fixed permutation decides.
+    like_weights = 1.0 / np.arange(1, len(LIKES) + 1) ** 0.6
+    like_weights = like_weights[rng.permutation(len(LIKES))]
+    like_weights /= like_weights.sum()
+    rows = []
+    for i in range(n):
+        n_likes = int(rng.integers(1, 5))
+        likes = rng.choice(len(LIKES), size=n_likes, replace=False, p=like_weights)
+        rows.append(
+            {
+                "user_id": f"u{i + 1:04d}",
+                "name": fake.name(),
+                "username": fake.user_name(),
+                "email": fake.email(),
+                "address": fake.address().replace("\n", ", "),
+                "phone_number": fake.phone_number(),
+                "birthdate": fake.date_of_birth(minimum_age=18, maximum_age=80).isoformat(),
+                "likes": [LIKES[j] for j in sorted(likes)],
+                "account_created_on": fake.date_between(
+                    date(2015, 1, 1), REFERENCE_DATE
+                ).isoformat(),
+                "price_bracket": str(rng.choice(PRICE_BRACKETS, p=[0.35, 0.45, 0.2])),
+                "newsletter": bool(rng.random() < 0.4),
+                "notifications": bool(rng.random() < 0.6),
+                "profile_visibility": str(rng.choice(VISIBILITIES)),
+                "data_sharing": bool(rng.random() < 0.5),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(USER_FIELDS))
+
+
+def save_users(users: pd.DataFrame, path: Path) -> None:
+    """Write users as JSON Lines (likes as a JSON list)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    users.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    tmp.replace(path)
+
+
+# --- validation: users files and new users -----------------------------------------
+
+
+def _parse_likes(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise RecsysError(f"{where}: likes {value!r} is not a JSON list.") from None
+        else:
+            value = [part for part in text.split(";")]
+    if not isinstance(value, (list, tuple)):
+        raise RecsysError(f"{where}: likes {value!r} must be a list or ';'-separated text.")
+    likes = [str(v).strip().lower() for v in value if str(v).strip()]
+    unknown = [like for like in likes if like not in LIKE_RULES]
+    if unknown:
+        raise RecsysError(
+            f"{where}: unknown likes {', '.join(map(repr, unknown))}; "
+            f"known likes are {', '.join(LIKES)}."
+        )
+    if not likes:
+        raise RecsysError(f"{where}: likes is empty; give at least one of {', '.join(LIKES)}.")
+    return list(dict.fromkeys(likes))
+
+
+def _parse_bool(value: Any, field: str, where: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n", ""):
+        return False
+    raise RecsysError(f"{where}: {field} {value!r} is not true or false.")
+
+
+def _parse_date(value: Any, field: str, where: str) -> str:
+    try:
+        return date.fromisoformat(str(value).strip()[:10]).isoformat()
+    except ValueError:
+        raise RecsysError(f"{where}: {field} {value!r} is not a date YYYY-MM-DD.") from None
+
+
+def _choice(value: Any, field: str, options: tuple[str, ...], where: str) -> str:
+    text = str(value).strip().lower()
+    if text not in options:
+        raise RecsysError(f"{where}: {field} {value!r} must be one of {', '.join(options)}.")
+    return text
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+DEFAULTS: dict[str, Any] = {
+    "name": "", "username": "", "email": "", "address": "", "phone_number": "",
+    "birthdate": "1990-01-01", "account_created_on": REFERENCE_DATE.isoformat(),
+    "newsletter": False, "notifications": False, "profile_visibility": "public",
+    "data_sharing": False,
+}  # fmt: skip
+
+
+def validate_profile(profile: dict[str, Any], where: str = "new user") -> dict[str, Any]:
+    """Validate one user (a users-file row or a new user's JSON) and fill defaults.
+
+    Required: `likes` and `price_bracket`; every other field of `USER_FIELDS` gets a
+    neutral default. Raises RecsysError naming `where` and the bad value.
+    """
+    if not isinstance(profile, dict):
+        raise RecsysError(f"{where}: expected a JSON object, got {type(profile).__name__}.")
+    for field in ("likes", "price_bracket"):
+        if _is_missing(profile.get(field)):
+            raise RecsysError(f"{where}: the required field {field!r} is missing.")
+    out = {f: profile[f] if not _is_missing(profile.get(f)) else DEFAULTS.get(f) for f in DEFAULTS}
+    out["user_id"] = str(profile.get("user_id") or "new-user").strip()
+    out["likes"] = _parse_likes(profile["likes"], where)
+    out["price_bracket"] = _choice(profile["price_bracket"], "price_bracket", PRICE_BRACKETS, where)
+    out["profile_visibility"] = _choice(
+        out["profile_visibility"], "profile_visibility", VISIBILITIES, where
+    )
+    for field in BOOL_FIELDS:
+        out[field] = _parse_bool(out[field], field, where)
+    for field in ("birthdate", "account_created_on"):
+        out[field] = _parse_date(out[field], field, where)
+    for field in ("name", "username", "email", "address", "phone_number"):
+        out[field] = str(out[field])
+    return {f: out[f] for f in USER_FIELDS}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise RecsysError(f"users file {str(path)!r} does not exist.")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        return pd.read_json(path, lines=True, dtype=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        kind = "CSV" if path.suffix.lower() == ".csv" else "JSON Lines"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RecsysError(f"users file {str(path)!r} is not valid {kind}: {first}.") from None
+
+
+def load_users(path: Path) -> pd.DataFrame:
+    """Read and validate a users file (CSV or JSON Lines); errors name the row.
+
+    Rows are numbered from 1 as a person counts them (the CSV header is not a row).
+    """
+    path = Path(path)
+    table = _read_table(path)
+    missing = [f for f in ("user_id", "likes", "price_bracket") if f not in table.columns]
+    if missing:
+        raise RecsysError(f"users file {str(path)!r} has no {', '.join(missing)} column.")
+    rows, seen = [], set()
+    for i, record in enumerate(table.to_dict(orient="records"), start=1):
+        where = f"users file row {i}"
+        user_id = str(record.get("user_id") or "").strip()
+        if not user_id:
+            raise RecsysError(f"{where}: user_id is empty.")
+        if user_id in seen:
+            raise RecsysError(f"{where}: user_id {user_id!r} appears twice.")
+        seen.add(user_id)
+        rows.append(validate_profile(record, where=f"{where} ({user_id!r})"))
+    if not rows:
+        raise RecsysError(f"users file {str(path)!r} has no users.")
+    return pd.DataFrame(rows, columns=list(USER_FIELDS))
