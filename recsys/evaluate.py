@@ -68,7 +68,7 @@ def ranking_metrics(
         recall10.append(hits[:10].sum() / min(10, len(rel)))
         recall50.append(hits[:50].sum() / min(50, len(rel)))
         ideal = discounts[: min(10, len(rel))].sum()
-        ndcg10.append(float((hits[:10] * discounts[:10]).sum() / ideal))
+        ndcg10.append(float((hits[:10] * discounts[: len(hits[:10])]).sum() / ideal))
     return {
         "recall@10": float(np.mean(recall10)),
         "recall@50": float(np.mean(recall50)),

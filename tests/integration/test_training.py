@@ -1,0 +1,48 @@
+"""End to end on the real generated data: dataset, training, checkpoint, evaluate --json."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recsys.dataset import build_dataset
+from recsys.train import default_checkpoint_path, load_checkpoint, save_checkpoint, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_dataset_is_cached_and_deterministic(settings, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_URL", "none")
+    first = build_dataset(settings)
+    assert first.sources == {
+        "restaurants": "generated", "users": "generated", "interactions": "simulated"
+    }  # fmt: skip
+    assert settings.path("users.jsonl").is_file() and settings.path("interactions.csv").is_file()
+    again = build_dataset(settings)  # now from the cached files
+    assert again.fingerprint == first.fingerprint
+    assert np.array_equal(again.oracle, first.oracle)
+    assert len(first.users) == 1000 and first.split.cold_users
+
+
+def test_evaluate_json_on_the_default_data(settings, cli_env, monkeypatch):
+    monkeypatch.setenv("RECSYS_DATA_URL", "none")
+    dataset = build_dataset(settings)
+    model = train(dataset, epochs=10)
+    save_checkpoint(model, default_checkpoint_path(settings))
+    env = {**cli_env, "RECSYS_DATA_URL": "none"}
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys", "evaluate", "--json"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["model_version"] == model.version  # the saved model, not a new one
+    for segment in ("warm_users", "cold_users", "cold_restaurants"):
+        rows = results["segments"][segment]
+        assert rows["two_tower"]["recall@10"] > 2 * rows["random"]["recall@10"]
+        assert rows["two_tower"]["recall@10"] > rows["article_recipe"]["recall@10"]
+        assert rows["oracle"]["recall@10"] < 1.0
+    loaded = load_checkpoint(default_checkpoint_path(settings))
+    assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))

@@ -1,0 +1,48 @@
+"""The retrieval loss against hand computations, and the towers' output."""
+
+import math
+
+import pytest
+import torch
+
+from recsys.config import EMBEDDING_DIM
+from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss
+
+U = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+R = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
+
+
+def test_in_batch_softmax_by_hand():
+    # logits = U R^T / 0.5 = [[2, 1.2], [0, 1.6]]; the diagonal holds the positives.
+    expected = (
+        (math.log(math.exp(2) + math.exp(1.2)) - 2) + (math.log(1 + math.exp(1.6)) - 1.6)
+    ) / 2
+    loss = in_batch_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_accidental_hits_are_masked():
+    # Both rows are the same restaurant: neither copy is the other's negative, loss is 0.
+    loss = in_batch_softmax_loss(U, R, torch.tensor([7, 7]), temperature=0.5)
+    assert loss.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_logq_correction_by_hand():
+    log_q = torch.log(torch.tensor([0.5, 0.25]))
+    # corrected logits = [[2 - ln .5, 1.2 - ln .25], [0 - ln .5, 1.6 - ln .25]]
+    a, b = 2 - math.log(0.5), 1.2 - math.log(0.25)
+    c, d = -math.log(0.5), 1.6 - math.log(0.25)
+    expected = (
+        (math.log(math.exp(a) + math.exp(b)) - a) + (math.log(math.exp(c) + math.exp(d)) - d)
+    ) / 2
+    loss = in_batch_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5, log_q=log_q)
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("hidden", [(), (16,)])
+def test_towers_give_unit_vectors_of_the_configured_size(hidden):
+    config = ModelConfig(user_hidden=hidden, restaurant_hidden=hidden)
+    net = TwoTower(5, 7, config).eval()
+    users, rests = net(torch.randn(4, 5), torch.randn(3, 7))
+    assert users.shape == (4, EMBEDDING_DIM) and rests.shape == (3, EMBEDDING_DIM)
+    assert torch.allclose(users.norm(dim=1), torch.ones(4), atol=1e-6)

@@ -1,0 +1,113 @@
+"""Training learns, is deterministic, and checkpoints round-trip or are refused."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from tests_frames import restaurants
+
+from recsys.config import Settings
+from recsys.dataset import build_dataset
+from recsys.errors import RecsysError
+from recsys.evaluate import ranking_metrics, relevant_by_user
+from recsys.train import load_checkpoint, save_checkpoint, train
+from recsys.users import generate_users, save_users
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    save_users(generate_users(300, seed=5), root / "users.jsonl")
+    return build_dataset(
+        Settings(data_dir=root / "data"),
+        restaurants=restaurants(80, seed=5),
+        users_path=root / "users.jsonl",
+        seed=5,
+    )
+
+
+@pytest.fixture(scope="module")
+def model(dataset):
+    return train(dataset, epochs=8, seed=0)
+
+
+def _warm_recall(dataset, scores):
+    seen = relevant_by_user(dataset, dataset.split.train)
+    return ranking_metrics(scores, relevant_by_user(dataset, dataset.split.test_warm), seen)
+
+
+def test_short_training_beats_random_by_a_clear_margin(dataset, model):
+    scores = model.embed_users(dataset.users) @ model.embed_restaurants(dataset.restaurants).T
+    learned = _warm_recall(dataset, scores)["recall@10"]
+    chance = _warm_recall(dataset, np.random.default_rng(0).random(scores.shape))["recall@10"]
+    assert learned > 2 * chance and learned > chance + 0.15
+    assert [h["epoch"] for h in model.history] == list(range(1, len(model.history) + 1))
+    assert model.version.startswith("m-") and model.data_fingerprint == dataset.fingerprint
+
+
+def test_training_and_embeddings_are_deterministic(dataset, model):
+    again = train(dataset, epochs=8, seed=0)
+    assert np.array_equal(again.embed_users(dataset.users), model.embed_users(dataset.users))
+    first = model.embed_restaurants(dataset.restaurants)
+    assert first.dtype == np.float32 and first.shape[0] == len(dataset.restaurants)
+    assert np.array_equal(first, model.embed_restaurants(dataset.restaurants))
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+
+def test_progress_reports_every_epoch(dataset):
+    events = []
+    train(dataset, epochs=2, progress=events.append)
+    messages = [e.message for e in events if e.stage == "train"]
+    assert messages[0].startswith("epoch 1/2 loss ") and "val recall@10" in messages[0]
+
+
+def test_checkpoint_round_trip_gives_identical_embeddings(dataset, model, tmp_path):
+    path = save_checkpoint(model, tmp_path / "model" / "checkpoint.pt")
+    assert not list(path.parent.glob("*.tmp"))
+    loaded = load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
+    assert loaded.version == model.version and loaded.history == model.history
+    assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
+    assert np.array_equal(
+        loaded.embed_restaurants(dataset.restaurants), model.embed_restaurants(dataset.restaurants)
+    )
+
+
+def _tamper(path, change):
+    payload = torch.load(path, weights_only=True)
+    meta = json.loads(payload["meta"])
+    change(meta, payload["state_dict"])
+    payload["meta"] = json.dumps(meta)
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m, s: m.update(features_version=0), "feature version 0"),
+        (lambda m, s: m["config"].update(embedding_dim=64), "embedding size 64"),
+        (lambda m, s: m["encoders"]["user"]["boolean"].pop(), "feature schema differs"),
+        (lambda m, s: s.pop(next(iter(s))), "weights do not fit"),
+    ],
+)
+def test_incompatible_checkpoint_is_refused(model, tmp_path, change, message):
+    path = save_checkpoint(model, tmp_path / "checkpoint.pt")
+    _tamper(path, change)
+    with pytest.raises(RecsysError, match=message):
+        load_checkpoint(path)
+
+
+def test_checkpoint_for_other_data_missing_or_garbage_is_refused(model, tmp_path):
+    path = save_checkpoint(model, tmp_path / "checkpoint.pt")
+    with pytest.raises(RecsysError, match="trained on different data"):
+        load_checkpoint(path, expect_fingerprint="something-else")
+    with pytest.raises(RecsysError, match="no trained model"):
+        load_checkpoint(tmp_path / "missing.pt")
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(RecsysError, match="not a readable recsys checkpoint"):
+        load_checkpoint(path)
+
+
+def test_bad_epochs_are_refused(dataset):
+    with pytest.raises(RecsysError, match="epochs 0"):
+        train(dataset, epochs=0)
