@@ -19,8 +19,9 @@ from recsys.config import EMBEDDING_DIM
 @dataclass
 class ModelConfig:
     embedding_dim: int = EMBEDDING_DIM  # output size of both towers = the index's vector size
-    # Hidden layer sizes. Both default to none: the planted preferences are (nearly)
-    # bilinear in the two feature sets, and MLP towers measured worse on held-out users.
+    # Hidden layer sizes. Both default to none: the planted preferences are bilinear in
+    # the two feature sets, and with 1,000 users MLP towers measured worse on held-out
+    # users (warm recall@10 / oracle 0.85-0.87 vs 0.90); with 3x the users they catch up.
     user_hidden: tuple[int, ...] = ()
     # The restaurant tower sees a catalogue of ~200 restaurants: with hidden layers it can
     # give each one a free embedding (memorise it) and then fails on cold-start ones;
@@ -30,7 +31,7 @@ class ModelConfig:
     input_dropout: float = 0.0  # drops whole input features: stops towers memorising ids
     temperature: float = 0.05  # cosines are in [-1, 1]: a low temperature lets them separate
     # In-batch negatives are drawn in proportion to popularity; without the correction the
-    # model learns to push popular restaurants down (measured: recall@10 0.33 vs 0.47).
+    # model learns to push popular restaurants down (measured: warm recall@10 -30%).
     logq_correction: bool = True
     lr: float = 3e-3
     weight_decay: float = 1e-5
