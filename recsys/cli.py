@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude-visited", action="store_true", help="skip places visited")
 
     p = sub.add_parser("evaluate", help="recall/NDCG of the model and every baseline")
+    _add_data_files(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("export", help="export restaurants or users as JSON")
