@@ -12,6 +12,7 @@ from recsys.config import TIMEZONE
 from ui import fmt
 
 ANY_TIME, NOW, PICK = "any time", "now", "pick a day and time"
+_TIMES = [time(h, m) for h in range(24) for m in (0, 15, 30, 45)]
 
 
 def user_picker(users: pd.DataFrame, key: str = "user") -> str:
@@ -84,7 +85,13 @@ def open_at_control(key: str = "open_at") -> datetime | None:
         key=f"{key}_day",
         format_func=lambda d: fmt.DAY_NAMES[d],
     )
-    clock = time_col.time_input("Time", time(20, 0), step=900, key=f"{key}_time")
+    clock = time_col.selectbox(
+        "Time",
+        _TIMES,
+        index=_TIMES.index(time(20, 0)),
+        key=f"{key}_time",
+        format_func=lambda t: t.strftime("%H:%M"),
+    )
     date = now.date() + timedelta(days=(day - now.weekday()) % 7)
     return datetime.combine(date, clock, tzinfo=TIMEZONE)
 

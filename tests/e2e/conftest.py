@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("RECSYS_CHROMIUM", "/usr/bin/chromium")
@@ -214,6 +215,7 @@ def page(browser, app_url: str) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.route(EXTERNAL, _route_offline)
     context.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)  # 2 shared cores: reruns can take seconds
     page = context.new_page()
     page.goto(app_url)
     yield page
