@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure latency and training time")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--quick", action="store_true", help="only the default data (skip 100k and training)"
+    )
 
     p = sub.add_parser("redis", help="manage the embedded Redis")
     p.add_argument("action", choices=["start", "stop", "status"])

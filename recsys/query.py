@@ -1,7 +1,8 @@
 """Recommend: validated filters -> one RedisVL `VectorQuery` on the live index.
 
-The serving path for a known user needs no PyTorch: one Lua round trip reads the
-live pointer and the user's vector + visits, one FT.SEARCH runs the filtered KNN.
+The serving path for a known user needs no PyTorch and, in steady state, one round
+trip: the user's vector is cached per live load, and the filtered KNN FT.SEARCH runs
+on the alias between two reads of the live stamp, so a swap is noticed and redone.
 Filters are built only with RedisVL's filter classes (values escaped by RedisVL);
 the open-at filter comes from `hours.open_conditions`, so it is exact to the minute
 inside Redis and top-k is exact (FLAT).
@@ -13,6 +14,8 @@ import argparse
 import json
 import math
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -26,7 +29,7 @@ from redisvl.query import CountQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag
 
 from recsys import hours, store
-from recsys.config import Settings
+from recsys.config import EMBEDDING_DIM, Settings
 from recsys.errors import RecsysError
 
 MAX_K = 100
@@ -35,7 +38,8 @@ MAX_RADIUS_M = 50_000.0
 MAX_LAT = 85.05112878
 # Redis's own Earth radius for GEO, so our distances agree with its radius filter.
 EARTH_RADIUS_M = 6372797.560856
-RETURN_FIELDS = ["$.id", "name", "address", "$.lat", "$.lon", "$.cuisines", "price", "rating"]
+# Only what a result shows; the id comes from the key and lat/lon from "location".
+RETURN_FIELDS = ["name", "address", "location", "$.cuisines", "price", "rating"]
 RETURN_FIELDS_HOURS = [*RETURN_FIELDS, "$.intervals"]
 # Order of the per-filter counts shown when fewer than k restaurants pass.
 FILTER_NAMES = ("location", "open_at", "price", "rating", "cuisines", "not_visited")
@@ -201,18 +205,20 @@ def _filter_string(filters: Filters, visited: tuple[str, ...]) -> str | None:
 
 
 # --- the serving path --------------------------------------------------------------------
+#
+# Steady state is one round trip: the user's vector comes from a per-process cache keyed
+# by the live load's stamp (versioned user documents never change within a load), and the
+# FT.SEARCH on the alias is sent together with a read of the live stamp, after it. A swap
+# changes the alias and the stamp in one MULTI and a stamp never comes back, so if the
+# stamp read after the search still equals the one the vector was read under, the alias
+# named that load when the search ran; otherwise the live load moved, and the user is
+# fetched again for the new load and the query redone.
 
-# One round trip: the live version (+ cuisines when asked) and the user's vector + visits.
-_FETCH_LUA = """
-local live = redis.call('HMGET', KEYS[1], 'version', 'index', 'model_version')
-local cuisines = false
-if ARGV[3] == '1' then cuisines = redis.call('HGET', KEYS[1], 'cuisines') end
-local user = false
-if live[1] and ARGV[2] ~= '' then
-  user = redis.call('JSON.GET', ARGV[1] .. live[1] .. ':' .. ARGV[2], '$.embedding', '$.visited')
-end
-return {live[1], live[2], live[3], cuisines, user}
-"""
+USER_CACHE_SIZE = 10_000
+MAX_ATTEMPTS = 5
+# What identifies one load of the live index: version numbers restart when a namespace
+# is wiped, the load id never repeats.
+_STAMP_FIELDS = ("version", "load_id")
 
 
 @dataclass
@@ -233,50 +239,167 @@ class Recommendation:
         return {"user_id": self.user_id, "results": self.results}
 
 
+class _LRU:
+    """A small thread-safe least-recently-used map (the serving path's caches)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 @dataclass(frozen=True)
 class _Live:
+    """The live load as last read: its stamp (as HMGET returns it) and what queries need."""
+
+    stamp: tuple[bytes | None, ...]
     version: int
     index: str
     model_version: str
-    cuisines: list[str] | None
-    vector: list[float] | None
-    visited: list[str]
+    cuisines: tuple[str, ...]
+    key_prefix: bytes  # of its restaurant documents, "...:v{N}:"
 
 
-@lru_cache(maxsize=64)
-def _index(settings: Settings, name: str) -> SearchIndex:
-    # Built once per version: parsing the schema costs more than the query itself.
-    version = name.rsplit(":v", 1)[1]
-    return store.search_index(settings, version)
+@dataclass(frozen=True)
+class _User:
+    vector: bytes  # float32, as FT.SEARCH takes it
+    visited: tuple[str, ...]
 
 
-@lru_cache(maxsize=8)
-def _fetch_script(conn: redis.Redis) -> Any:
-    return conn.register_script(_FETCH_LUA)
+_lives = _LRU(64)  # Settings -> _Live
+_users = _LRU(USER_CACHE_SIZE)  # (Settings, stamp, user_id) -> _User
 
 
-def _fetch(settings: Settings, user_id: str | None, want_cuisines: bool) -> _Live:
-    conn = store.client(settings)
-    args = [store.user_prefix(settings, ""), user_id or "", "1" if want_cuisines else "0"]
-    version, index, model_version, cuisines, user = _fetch_script(conn)(
-        keys=[store.live_key(settings)], args=args
-    )
-    if version is None:
+def _read_live(settings: Settings) -> _Live:
+    raw = store.client(settings).hgetall(store.live_key(settings))
+    if not raw:
         store.require_live(settings)  # raises the "run prepare first" message
-    vector, visited = None, []
-    if user_id is not None:
-        if user is None:
-            raise RecsysError(f"user {user_id!r} is not among the users of the live model.")
-        doc = json.loads(user)
-        vector, visited = doc["$.embedding"][0], doc["$.visited"][0]
-    return _Live(
-        version=int(version),
-        index=index.decode(),
-        model_version=model_version.decode(),
-        cuisines=json.loads(cuisines) if cuisines else None,
-        vector=vector,
-        visited=visited,
+    version = int(raw[b"version"])
+    live = _Live(
+        stamp=tuple(raw.get(name.encode()) for name in _STAMP_FIELDS),
+        version=version,
+        index=raw[b"index"].decode(),
+        model_version=raw[b"model_version"].decode(),
+        cuisines=tuple(json.loads(raw.get(b"cuisines") or b"[]")),
+        key_prefix=(store.restaurant_prefix(settings, version) + ":").encode(),
     )
+    _lives.put(settings, live)
+    return live
+
+
+def _live(settings: Settings) -> _Live:
+    return _lives.get(settings) or _read_live(settings)
+
+
+@lru_cache(maxsize=1024)
+def _checked(filters: Filters, known_cuisines: tuple[str, ...] | None) -> Filters:
+    # Validated once per distinct request (parsing `at` and the cuisines is not free).
+    return filters.validate(known_cuisines)
+
+
+def _validated(settings: Settings, filters: Filters, live: _Live) -> tuple[_Live, Filters]:
+    """`filters` checked against the live cuisines (re-read once: a new restaurant may
+    have brought a cuisine since they were cached)."""
+    if not filters.cuisines:
+        return live, _checked(filters, None)
+    try:
+        return live, _checked(filters, live.cuisines)
+    except RecsysError:
+        live = _read_live(settings)
+        return live, _checked(filters, live.cuisines)
+
+
+def _user(settings: Settings, live: _Live, user_id: str) -> _User | None:
+    """The user's vector and visits in the live load (cached), or None if not there."""
+    key = (settings, live.stamp, user_id)
+    user = _users.get(key)
+    if user is None:
+        doc_key = f"{store.user_prefix(settings, live.version)}:{user_id}"
+        doc = store.client(settings).json().get(doc_key, "$.embedding", "$.visited")
+        if doc is None:
+            return None
+        vector = np.asarray(doc["$.embedding"][0], dtype=np.float32).tobytes()
+        user = _User(vector=vector, visited=tuple(doc["$.visited"][0]))
+        _users.put(key, user)
+    return user
+
+
+_NO_VECTOR = [0.0] * EMBEDDING_DIM
+
+
+@lru_cache(maxsize=1024)
+def search_args(filters: Filters, visited: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """The FT.SEARCH arguments after the index name, without `PARAMS` (the vector).
+
+    Rendered by RedisVL once per distinct validated `filters` and visits, then cached.
+    """
+    return tuple(build_query(_NO_VECTOR, filters, visited).get_args())
+
+
+def _search(
+    settings: Settings, live: _Live, args: tuple[Any, ...], vector: bytes
+) -> list[tuple[bytes, dict[bytes, bytes]]] | None:
+    """(key, fields) of each hit in one round trip; None if the live load moved."""
+    search = ("FT.SEARCH", store.alias_name(settings), *args, "PARAMS", 2, "vector", vector)
+    reply, stamp = _round_trip(
+        store.client(settings), search, ("HMGET", store.live_key(settings), *_STAMP_FIELDS)
+    )
+    if tuple(stamp) != live.stamp:
+        return None
+    if isinstance(reply, Exception):
+        raise reply
+    hits = parse_search_reply(reply)
+    if not all(key.startswith(live.key_prefix) for key, _ in hits):
+        return None  # cannot happen while the stamp holds; never serve another version
+    return hits
+
+
+def _round_trip(conn: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
+    """Raw replies of `commands` sent together (an error reply is returned, not raised).
+
+    redis-py's pipeline object costs ~40 us a call here; one pooled connection does not.
+    """
+    pool = conn.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(connection.read_response())
+            except redis.ResponseError as exc:  # consumed: the next reply is still readable
+                replies.append(exc)
+        return replies
+    except BaseException:
+        connection.disconnect()  # replies may be pending: never reuse it
+        raise
+    finally:
+        pool.release(connection)
+
+
+def parse_search_reply(reply: Any) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """(key, fields) of each hit of a raw FT.SEARCH reply, RESP3 (a map) or RESP2 (a list)."""
+    if isinstance(reply, dict):
+        return [(hit[b"id"], hit[b"extra_attributes"]) for hit in reply[b"results"]]
+    pairs = zip(reply[1::2], reply[2::2], strict=True)
+    return [(key, dict(zip(fields[::2], fields[1::2], strict=True))) for key, fields in pairs]
 
 
 def recommend(
@@ -295,34 +418,55 @@ def recommend(
         raise RecsysError("give either a user id or an embedding to recommend for, not both.")
     if user_id is not None and (not isinstance(user_id, str) or not user_id.strip()):
         raise RecsysError(f"user id {user_id!r} is not a user id.")
-    filters.validate()  # fail on bad values before any round trip
-    # A swap can drop the version we just read between the two round trips; re-read then.
-    for attempt in range(3):
-        live = _fetch(settings, user_id, want_cuisines=bool(filters.cuisines))
-        checked = filters.validate(live.cuisines if filters.cuisines else None)
-        query_vector = live.vector if vector is None else store._vector_list(vector)
-        try:
-            return _run(settings, live, checked, query_vector, user_id)
-        except redis.ResponseError as exc:
-            if "no such index" not in str(exc).lower() or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    _checked(filters, None)  # fail on bad values before any round trip
+    given = None
+    if vector is not None:
+        given = _User(np.asarray(store._vector_list(vector), dtype=np.float32).tobytes(), ())
+    try:
+        return _serve(settings, filters, user_id, given)
+    except redis.ConnectionError:
+        # The cached client may name a Redis that restarted elsewhere: resolve it again.
+        store.reset_client(settings)
+        _lives.put(settings, None)
+        return _serve(settings, filters, user_id, given)
 
 
-def _run(
+def _serve(
+    settings: Settings, filters: Filters, user_id: str | None, given: _User | None
+) -> Recommendation:
+    live = _live(settings)
+    for _ in range(MAX_ATTEMPTS):
+        live, checked = _validated(settings, filters, live)
+        user = given or _user(settings, live, user_id)
+        if user is None:
+            fresh = _read_live(settings)
+            if fresh.stamp == live.stamp:
+                raise RecsysError(f"user {user_id!r} is not among the users of the live model.")
+            live = fresh  # the load we knew was dropped: look again in the new one
+            continue
+        visited = user.visited if checked.exclude_visited else ()
+        hits = _search(settings, live, search_args(checked, visited), user.vector)
+        if hits is not None:
+            return _recommendation(settings, live, checked, hits, user, user_id)
+        live = _read_live(settings)  # swapped meanwhile: the user's vector of the new load
+    raise RecsysError(
+        f"the live index was replaced {MAX_ATTEMPTS} times during one query; try again."
+    )
+
+
+def _recommendation(
     settings: Settings,
     live: _Live,
     filters: Filters,
-    vector: Sequence[float],
+    hits: list[tuple[bytes, dict[bytes, bytes]]],
+    user: _User,
     user_id: str | None,
 ) -> Recommendation:
-    index = _index(settings, live.index)
-    visited = live.visited if filters.exclude_visited else []
-    hits = index.query(build_query(vector, filters, visited))
-    results = [_result(rank, hit, filters) for rank, hit in enumerate(hits, start=1)]
+    results = _results(hits, filters, len(live.key_prefix))
     passing = None
     if len(results) < filters.k:
-        passing = _passing_counts(index, filter_parts(filters, visited))
+        visited = user.visited if filters.exclude_visited else ()
+        passing = _passing_counts(_index(settings, live.index), filter_parts(filters, visited))
     return Recommendation(
         results=results,
         filters=filters,
@@ -330,8 +474,15 @@ def _run(
         model_version=live.model_version,
         user_id=user_id,
         passing=passing,
-        visited=list(live.visited),
+        visited=list(user.visited),
     )
+
+
+@lru_cache(maxsize=64)
+def _index(settings: Settings, name: str) -> SearchIndex:
+    # Built once per version: parsing the schema costs more than the query itself.
+    version = name.rsplit(":v", 1)[1]
+    return store.search_index(settings, version)
 
 
 def _passing_counts(index: SearchIndex, parts: dict[str, FilterExpression]) -> dict[str, int]:
@@ -341,40 +492,81 @@ def _passing_counts(index: SearchIndex, parts: dict[str, FilterExpression]) -> d
     return counts
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres, with Redis's Earth radius."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+def haversine_m(lat1: float | np.ndarray, lon1: float | np.ndarray, lat2: Any, lon2: Any) -> Any:
+    """Great-circle distance in metres, with Redis's Earth radius (arrays broadcast)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.subtract(lon2, lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    return float(distance) if np.ndim(distance) == 0 else distance
 
 
-def _result(rank: int, hit: dict[str, Any], filters: Filters) -> dict[str, Any]:
-    lat, lon = float(hit["$.lat"]), float(hit["$.lon"])
-    open_at = closes_at = None
-    if filters.at is not None:
-        raw = json.loads(hit.get("$.intervals") or "null")
-        intervals = None if raw is None else tuple(tuple(iv) for iv in raw)
-        open_at = hours.is_open(intervals, filters.at)
-        closes_at = hours.closes_at(intervals, filters.at)
-    distance = None
-    if filters.lat is not None:
-        distance = round(haversine_m(filters.lat, filters.lon, lat, lon), 1)
-    return {
-        "rank": rank,
-        "id": hit["$.id"],
-        "name": hit.get("name", ""),
-        "address": hit.get("address", ""),
-        "lat": lat,
-        "lon": lon,
-        "cuisine": json.loads(hit.get("$.cuisines") or "[]"),
-        "price": int(float(hit["price"])),
-        "rating": float(hit["rating"]),
-        "distance_m": distance,
-        "score": 1.0 - float(hit["vector_distance"]),
-        "open_at": open_at,
-        "closes_at": closes_at,
-    }
+@lru_cache(maxsize=8192)
+def _open_close(raw_intervals: bytes | None, at: datetime) -> tuple[bool | None, str | None]:
+    # Keyed by the stored JSON text: the same place at the same minute is answered once.
+    raw = json.loads(raw_intervals) if raw_intervals else None
+    if raw is None:
+        return None, None
+    closes = hours.closes_at(tuple(tuple(iv) for iv in raw), at)
+    return closes is not None, closes  # it closes at some time iff it is open now
+
+
+_STATIC_FIELDS = (b"name", b"address", b"location", b"$.cuisines", b"price", b"rating")
+
+
+@lru_cache(maxsize=10_000)
+def _static(key: bytes, prefix_len: int, *raw: bytes | None) -> tuple[Any, ...]:
+    # Keyed by the returned bytes themselves, so it can never serve stale values: a place
+    # shown again is not parsed again. (id, name, address, lat, lon, cuisines, price, rating)
+    name, address, location, cuisines, price, rating = raw
+    lon, lat = (float(v) for v in (location or b"nan,nan").split(b","))
+    return (
+        key[prefix_len:].decode(),
+        (name or b"").decode(),
+        (address or b"").decode(),
+        lat,
+        lon,
+        tuple(json.loads(cuisines or b"[]")),
+        int(float(price or 0)),
+        float(rating or 0),
+    )
+
+
+def _results(
+    hits: list[tuple[bytes, dict[bytes, bytes]]], filters: Filters, prefix_len: int
+) -> list[dict[str, Any]]:
+    """The contract's result dicts, reading only the returned fields."""
+    static = [_static(key, prefix_len, *map(hit.get, _STATIC_FIELDS)) for key, hit in hits]
+    distances: list[float | None] = [None] * len(hits)
+    if filters.lat is not None and hits:
+        lat_lon = np.array([(place[3], place[4]) for place in static])
+        metres = haversine_m(filters.lat, filters.lon, lat_lon[:, 0], lat_lon[:, 1])
+        distances = np.round(metres, 1).tolist()
+    results = []
+    rows = zip(hits, static, distances, strict=True)
+    for rank, ((_, hit), place, distance) in enumerate(rows, start=1):
+        open_at = closes_at = None
+        if filters.at is not None:
+            open_at, closes_at = _open_close(hit.get(b"$.intervals"), filters.at)
+        rid, name, address, lat, lon, cuisines, price, rating = place
+        results.append(
+            {
+                "rank": rank,
+                "id": rid,
+                "name": name,
+                "address": address,
+                "lat": lat,
+                "lon": lon,
+                "cuisine": list(cuisines),
+                "price": price,
+                "rating": rating,
+                "distance_m": distance,
+                "score": 1.0 - float(hit[b"vector_distance"]),
+                "open_at": open_at,
+                "closes_at": closes_at,
+            }
+        )
+    return results
 
 
 # --- command line ------------------------------------------------------------------------

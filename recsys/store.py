@@ -5,7 +5,7 @@ Layout under the namespace `ns` (see docs/architecture.md):
 - `{ns}:restaurants:v{N}` – one RedisVL index per load, over JSON keys
   `{ns}:restaurant:v{N}:{id}`; the alias `{ns}:restaurants` names the live one.
 - `{ns}:user:v{N}:{user_id}` – JSON: profile, `embedding`, `visited` (training ids).
-- `{ns}:live` – hash: version, index, model_version, counts, cuisines, loaded_at.
+- `{ns}:live` – hash: version, index, model_version, counts, cuisines, load_id, loaded_at.
 - `{ns}:version` – counter for N; `{ns}:lock` – who is loading right now.
 
 A load never touches the live version: it writes version N+1, verifies it, then
@@ -78,19 +78,39 @@ def live_key(settings: Settings) -> str:
 # --- clients and schema ------------------------------------------------------------------
 
 _clients: dict[str, redis.Redis] = {}
+# Settings -> client: resolving the URL of the embedded server reads its files and pings
+# it, which costs more than a query; the serving path must not pay that on every call.
+_by_settings: dict[Settings, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
 def client(settings: Settings) -> redis.Redis:
-    """A cached, checked client for `settings` (connect once per URL, not per query)."""
+    """A cached, checked client for `settings` (connect once, not per query).
+
+    After Redis restarted (the embedded one may come back on another port), call
+    `reset_client` and then this again.
+    """
     from recsys import server
 
+    cached = _by_settings.get(settings)
+    if cached is not None:
+        return cached
     url = server.redis_url(settings)
     with _clients_lock:
         cached = _clients.get(url)
         if cached is None:
             cached = _clients[url] = server.connect(settings)
+        _by_settings[settings] = cached
         return cached
+
+
+def reset_client(settings: Settings) -> None:
+    """Forget the cached client of `settings` (the next `client` call re-resolves Redis)."""
+    with _clients_lock:
+        cached = _by_settings.pop(settings, None)
+        for url, known in list(_clients.items()):
+            if known is cached:
+                del _clients[url]
 
 
 @lru_cache(maxsize=1)
@@ -448,6 +468,9 @@ def _switch(
         "users": n_users,
         "cuisines": json.dumps(cuisines),
         "algorithm": algorithm,
+        # Unique per load: version numbers restart when a namespace is wiped, so caches
+        # of served data (query.py) key on this too.
+        "load_id": uuid.uuid4().hex,
         "loaded_at": datetime.now(TIMEZONE).isoformat(timespec="seconds"),
     }
     pipe = client(settings).pipeline(transaction=True)

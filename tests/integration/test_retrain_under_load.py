@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import uuid
 
+import numpy as np
 import pytest
 import redis
 
 from recsys import pipeline, server, store
 from recsys.config import Settings
 from recsys.dataset import build_dataset
+from recsys.export import export_restaurants
 from recsys.query import Filters, recommend
 from recsys.train import train
 
@@ -74,3 +76,41 @@ def _hammer(settings, filters, user, reload):
         worker.join()
     assert rec.results
     return seen, errors
+
+
+def test_steady_state_recommend_after_a_swap_uses_the_new_vector(settings) -> None:
+    """The per-process user cache never sends an old load's vector to a new index.
+
+    The first query caches the live load and the user's vector; after a swap (and after a
+    wiped namespace reloaded from version 1 again) the next query must be scored with the
+    user's vector of the load that answers it.
+    """
+    dataset = build_dataset(settings)
+    old, new = train(dataset, epochs=1, seed=0), train(dataset, epochs=2, seed=1)
+    user = str(dataset.users["user_id"].iloc[3])
+    filters = Filters(k=10)
+    pipeline.publish_model(settings, dataset, old)
+    first = recommend(settings, filters, user_id=user)
+    assert recommend(settings, filters, user_id=user).results == first.results  # cached
+    pipeline.publish_model(settings, dataset, new)
+    after = recommend(settings, filters, user_id=user)
+    assert (after.model_version, after.version) == (new.version, first.version + 1)
+    _assert_brute_force(settings, user, after)
+    assert [r["id"] for r in after.results] != [r["id"] for r in first.results]
+    # A wiped namespace restarts the version numbers: same version, another load.
+    server.drop_namespace(store.client(settings), settings.namespace)
+    pipeline.publish_model(settings, dataset, old)
+    again = recommend(settings, filters, user_id=user)
+    assert (again.model_version, again.version) == (old.version, 1)
+    _assert_brute_force(settings, user, again)
+
+
+def _assert_brute_force(settings: Settings, user: str, rec) -> None:
+    """Ids and scores equal a ranking by the live user vector over the live restaurants."""
+    vector = np.asarray(store.get_user(settings, user)["embedding"], dtype=np.float64)
+    restaurants = export_restaurants(settings, with_embeddings=True)["restaurants"]
+    matrix = np.array([r["embedding"] for r in restaurants], dtype=np.float64)
+    scores = matrix @ vector / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector))
+    order = np.argsort(-scores, kind="stable")[: len(rec.results)]
+    assert [r["score"] for r in rec.results] == pytest.approx(scores[order].tolist(), abs=1e-5)
+    assert [r["id"] for r in rec.results][:3] == [restaurants[i]["id"] for i in order[:3]]
