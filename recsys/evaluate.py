@@ -16,7 +16,9 @@ binary relevance.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ ROWS = (
     "article_recipe",
 )  # fmt: skip
 METRICS = ("recall@10", "recall@50", "ndcg@10")
+BASELINES_VERSION = 1  # bump when a baseline changes, so cached rows are recomputed
 
 
 def _pairs_by_user(pairs: pd.DataFrame, user_pos: dict, rest_pos: dict) -> dict[int, list[int]]:
@@ -91,16 +94,11 @@ def _segments(dataset: Any) -> dict[str, tuple[dict, dict]]:
     }
 
 
-def score_rows(dataset: Any, model: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every row's (n_users, n_restaurants) scores; no oracle row for real data."""
+def baseline_scores(dataset: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every row but the model's: (n_users, n_restaurants) scores; no oracle for real data."""
     from recsys import baselines
 
-    rows = {
-        "two_tower": model.embed_users(dataset.users)
-        @ model.embed_restaurants(dataset.restaurants).T
-    }
-    if dataset.oracle is not None:
-        rows["oracle"] = dataset.oracle
+    rows = {} if dataset.oracle is None else {"oracle": dataset.oracle}
     rows["random"] = baselines.random_scores(dataset, seed)
     rows["popularity"] = baselines.popularity_scores(dataset)
     rows["content"] = baselines.content_scores(dataset)
@@ -109,28 +107,80 @@ def score_rows(dataset: Any, model: Any, *, seed: int = 0) -> dict[str, np.ndarr
     return rows
 
 
-def evaluate(dataset: Any, model: Any, *, seed: int = 0) -> dict[str, Any]:
+def model_scores(model: Any, dataset: Any) -> np.ndarray:
+    """The model's cosine scores for every (user, restaurant) of `dataset`."""
+    return model.embed_users(dataset.users) @ model.embed_restaurants(dataset.restaurants).T
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if np.isnan(v) else round(v, 4)) for k, v in values.items()}
+
+
+def _metric_rows(dataset: Any, rows: dict[str, np.ndarray]) -> dict[str, dict[str, dict]]:
+    """{segment: {row: {metric: value or None}}}: None where a segment has no users."""
+    out: dict[str, dict[str, dict]] = {}
+    for segment, (relevant, seen) in _segments(dataset).items():
+        out[segment] = {
+            name: _rounded(ranking_metrics(scores, relevant, seen)) for name, scores in rows.items()
+        }
+    return out
+
+
+def _baselines_key(dataset: Any, seed: int) -> str:
+    # The data fingerprint covers restaurants, users, interactions and the split's seed.
+    return json.dumps([BASELINES_VERSION, dataset.fingerprint, seed])
+
+
+def baseline_metrics(
+    dataset: Any, *, seed: int = 0, settings: Settings | None = None
+) -> dict[str, dict[str, dict]]:
+    """The baselines' and oracle's metrics per segment, cached under `settings` if given.
+
+    The baselines do not depend on the model, and the article's recipe trains for 200
+    epochs (~12 s), so a retrain on the same data reuses them.
+    """
+    path = settings.path("model", "baselines.json") if settings is not None else None
+    key = _baselines_key(dataset, seed)
+    if path is not None and path.is_file():
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return cached["segments"]
+        except (OSError, ValueError, AttributeError):
+            pass  # an unreadable cache is recomputed and rewritten
+    segments = _metric_rows(dataset, baseline_scores(dataset, seed=seed))
+    if path is not None:
+        _write_json_atomically(path, {"key": key, "segments": segments})
+    return segments
+
+
+def evaluate(
+    dataset: Any,
+    model: Any,
+    *,
+    seed: int = 0,
+    settings: Settings | None = None,
+    extra_models: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Recall@10/50 and NDCG@10 per segment and row, plus what was measured and how.
+
+    Args:
+        settings: where to cache the baselines' rows (keyed by the data's fingerprint).
+        extra_models: more trained models to report as rows after "two_tower".
 
     Returns `{"segments": {segment: {row: {metric: value}}}, "train_seconds": s, ...}`;
     a metric is null where a segment has no users (e.g. tiny data).
     """
-    rows = score_rows(dataset, model, seed=seed)
-    segments: dict[str, dict[str, dict[str, float | None]]] = {}
-    users: dict[str, int] = {}
-    for segment, (relevant, seen) in _segments(dataset).items():
-        users[segment] = len(relevant)
-        segments[segment] = {
-            name: {k: (None if np.isnan(v) else round(v, 4)) for k, v in
-                   ranking_metrics(scores, relevant, seen).items()}
-            for name, scores in rows.items()
-        }  # fmt: skip
+    models = {"two_tower": model, **(extra_models or {})}
+    own = _metric_rows(dataset, {name: model_scores(m, dataset) for name, m in models.items()})
+    base = baseline_metrics(dataset, seed=seed, settings=settings)
+    segments = {segment: {**own[segment], **base[segment]} for segment in own}
     return {
         "segments": segments,
         "train_seconds": model.metrics.get("train_seconds"),
         "model_version": model.version,
         "epochs": model.metrics.get("epochs"),
-        "users_evaluated": users,
+        "users_evaluated": {seg: len(rel) for seg, (rel, _) in _segments(dataset).items()},
         "data": {**dataset.sources, "fingerprint": dataset.fingerprint},
         "notes": {
             "matrix_factorization": "cold-start users have no factors: popularity instead.",
@@ -150,13 +200,23 @@ def evaluation_path(settings: Settings) -> Path:
     return settings.path("model", "evaluation.json")
 
 
+def _write_json_atomically(path: Path, data: Any) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def save_evaluation(results: dict[str, Any], settings: Settings) -> Path:
     """Write results atomically (the UI may be reading the previous ones)."""
     path = evaluation_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    tmp.replace(path)
+    _write_json_atomically(path, results)
     return path
 
 
@@ -207,7 +267,7 @@ def evaluate_cli(args: Any, settings: Settings) -> int:
     )
     model = _model_for(dataset, settings, progress)
     started = time.perf_counter()
-    results = evaluate(dataset, model)
+    results = evaluate(dataset, model, settings=settings)
     results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
     save_evaluation(results, settings)
     print(json.dumps(results) if args.json else format_table(results))

@@ -13,7 +13,9 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from recsys.dataset import Dataset
 from recsys.errors import RecsysError
 from recsys.evaluate import ranking_metrics, relevant_by_user
 from recsys.features import FEATURES_VERSION, FeatureEncoders
-from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss
+from recsys.model import ModelConfig, TwoTower, sampled_softmax_loss
 from recsys.progress import Progress, ProgressFn, no_progress
 
 CHECKPOINT_FORMAT = 1
@@ -51,15 +53,20 @@ class TrainedModel:
     def embed_users(self, users: pd.DataFrame) -> np.ndarray:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
-        x = torch.from_numpy(self.encoders.encode_users(users))
+        x = _tensor(self.encoders.encode_users(users))
         return self.net.user_tower(x).numpy().astype(np.float32)
 
     @torch.no_grad()
     def embed_restaurants(self, restaurants: pd.DataFrame) -> np.ndarray:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
-        x = torch.from_numpy(self.encoders.encode_restaurants(restaurants))
+        x = _tensor(self.encoders.encode_restaurants(restaurants))
         return self.net.restaurant_tower(x).numpy().astype(np.float32)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor owning a copy: pandas may hand out read-only arrays, which torch warns about."""
+    return torch.tensor(np.asarray(array))
 
 
 def _seed_everything(seed: int) -> None:
@@ -94,13 +101,43 @@ def validation_recall(net: TwoTower, xu: torch.Tensor, xr: torch.Tensor, dataset
     return ranking_metrics(scores, relevant, seen)["recall@10"]
 
 
-def _run_epoch(net, loader, xu, xr, optimizer, config, log_q) -> float:
+def _warm_restaurants(dataset: Dataset) -> torch.Tensor:
+    """Indices of training restaurants: cold ones must not appear, not even as negatives."""
+    cold = dataset.restaurants["id"].isin(dataset.split.cold_restaurants).to_numpy()
+    return torch.tensor(np.flatnonzero(~cold), dtype=torch.int64)
+
+
+def _log_q(r: np.ndarray, warm: torch.Tensor, n_rest: int, config: ModelConfig) -> torch.Tensor:
+    """Log probability that a restaurant is drawn as a candidate, per restaurant index.
+
+    In-batch candidates are drawn in proportion to training visits (+1, so none is
+    impossible), uniform ones evenly from the warm catalogue; the candidate pool is a
+    mixture of the two, weighted by how many of each a batch holds.
+    """
+    visits = np.bincount(r, minlength=n_rest) + 1.0
+    uniform = np.zeros(n_rest)
+    uniform[warm.numpy()] = 1.0 / len(warm)
+    b, m = config.batch_size, config.uniform_negatives
+    q = (b * visits / visits.sum() + m * uniform) / (b + m)
+    return _tensor(np.log(np.maximum(q, 1e-12)).astype(np.float32))
+
+
+def _candidates(r_idx: torch.Tensor, data: _Inputs, config: ModelConfig) -> torch.Tensor:
+    """The batch's restaurants, then `uniform_negatives` drawn evenly from the warm ones."""
+    if not config.uniform_negatives:
+        return r_idx
+    draw = torch.randint(len(data.warm), (config.uniform_negatives,), generator=data.generator)
+    return torch.cat([r_idx, data.warm[draw]])
+
+
+def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> float:
     net.train()
     total, batches = 0.0, 0
-    for u_idx, r_idx in loader:
-        user_emb, rest_emb = net(xu[u_idx], xr[r_idx])
-        lq = log_q[r_idx] if log_q is not None else None
-        loss = in_batch_softmax_loss(user_emb, rest_emb, r_idx, config.temperature, lq)
+    for u_idx, r_idx in data.loader:
+        cand = _candidates(r_idx, data, config)
+        user_emb, cand_emb = net(data.xu[u_idx], data.xr[cand])
+        lq = data.log_q[cand] if data.log_q is not None else None
+        loss = sampled_softmax_loss(user_emb, cand_emb, cand, config.temperature, lq)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -108,10 +145,89 @@ def _run_epoch(net, loader, xu, xr, optimizer, config, log_q) -> float:
     return total / max(1, batches)
 
 
+def _scheduler(optimizer: torch.optim.Optimizer, config: ModelConfig):
+    """Per-epoch learning rate: constant, or cosine decay to 0 at `max_epochs`."""
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.max_epochs)
+    if config.lr_schedule == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+    raise RecsysError(f"learning-rate schedule {config.lr_schedule!r} must be constant or cosine.")
+
+
 def _version(dataset: Dataset, config: ModelConfig, seed: int, created: datetime) -> str:
     text = json.dumps([dataset.fingerprint, asdict(config), seed], sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return f"m-{created.strftime('%Y%m%dT%H%M%SZ')}-{digest}"
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, restoring the previous count after.
+
+    The matrices here are small, and on a busy shared CPU two OpenMP threads mostly
+    wait for each other: 20 epochs took 8 s on one thread and 76 s on two (2 cores,
+    load ~3.5). One thread is never much slower on an idle machine.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class _Inputs:
+    """Everything an epoch reads: encoded features, batches, negatives, logQ."""
+
+    xu: torch.Tensor
+    xr: torch.Tensor
+    loader: DataLoader
+    warm: torch.Tensor
+    log_q: torch.Tensor | None
+    generator: torch.Generator
+
+
+def _inputs(dataset: Dataset, encoders: FeatureEncoders, config: ModelConfig, seed: int):
+    u, r = _pairs(dataset.split.train, dataset)
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(
+        TensorDataset(_tensor(u), _tensor(r)),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+    )
+    warm = _warm_restaurants(dataset)
+    log_q = _log_q(r, warm, len(dataset.restaurants), config) if config.logq_correction else None
+    xu = _tensor(encoders.encode_users(dataset.users))
+    xr = _tensor(encoders.encode_restaurants(dataset.restaurants))
+    return _Inputs(xu, xr, loader, warm, log_q, generator)
+
+
+def _fit(net: TwoTower, data: _Inputs, dataset: Dataset, config: ModelConfig, progress):
+    """Epochs until `max_epochs` or `patience` epochs without a better validation recall;
+    leaves `net` with its best weights, in eval mode. Returns (history, best recall)."""
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config)
+    history, best, best_state, waited = [], -1.0, copy.deepcopy(net.state_dict()), 0
+    has_val = len(dataset.split.val) > 0
+    for epoch in range(1, config.max_epochs + 1):
+        loss = _run_epoch(net, data, optimizer, config)
+        scheduler.step()
+        val = validation_recall(net, data.xu, data.xr, dataset) if has_val else float("nan")
+        history.append({"epoch": epoch, "loss": loss, "val_recall@10": val})
+        message = f"epoch {epoch}/{config.max_epochs} loss {loss:.3f} val recall@10 {val:.3f}"
+        progress(Progress("train", epoch, config.max_epochs, message, dict(history[-1])))
+        if not has_val or val > best:
+            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                progress(Progress("train", config.max_epochs, config.max_epochs, "early stop"))
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    return history, best
 
 
 def train(
@@ -130,43 +246,13 @@ def train(
         config.max_epochs = epochs
     if len(dataset.split.train) == 0:
         raise RecsysError("there are no training interactions: nothing to learn from.")
-    progress = progress or no_progress
     started = time.perf_counter()
-    _seed_everything(seed)
-    encoders = fit_encoders(dataset)
-    xu = torch.from_numpy(encoders.encode_users(dataset.users))
-    xr = torch.from_numpy(encoders.encode_restaurants(dataset.restaurants))
-    u, r = _pairs(dataset.split.train, dataset)
-    loader = DataLoader(
-        TensorDataset(torch.tensor(u), torch.tensor(r)),
-        batch_size=config.batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    log_q = None
-    if config.logq_correction:
-        counts = np.bincount(r, minlength=len(dataset.restaurants)) + 1.0
-        log_q = torch.from_numpy(np.log(counts / counts.sum()).astype(np.float32))
-    net = TwoTower(xu.shape[1], xr.shape[1], config)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history, best, best_state, waited = [], -1.0, copy.deepcopy(net.state_dict()), 0
-    has_val = len(dataset.split.val) > 0
-    for epoch in range(1, config.max_epochs + 1):
-        loss = _run_epoch(net, loader, xu, xr, optimizer, config, log_q)
-        val = validation_recall(net, xu, xr, dataset) if has_val else float("nan")
-        history.append({"epoch": epoch, "loss": loss, "val_recall@10": val})
-        message = f"epoch {epoch}/{config.max_epochs} loss {loss:.3f} val recall@10 {val:.3f}"
-        progress(Progress("train", epoch, config.max_epochs, message, dict(history[-1])))
-        if not has_val or val > best:
-            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-    net.load_state_dict(best_state)
-    net.eval()
-    if history and history[-1]["epoch"] < config.max_epochs:
-        progress(Progress("train", config.max_epochs, config.max_epochs, "early stop"))
+    with single_thread():
+        _seed_everything(seed)
+        encoders = fit_encoders(dataset)
+        data = _inputs(dataset, encoders, config, seed)
+        net = TwoTower(data.xu.shape[1], data.xr.shape[1], config)
+        history, best = _fit(net, data, dataset, config, progress or no_progress)
     created = datetime.now(timezone.utc)
     metrics = {
         "val_recall@10": best,
@@ -245,6 +331,9 @@ def load_checkpoint(path: Path, *, expect_fingerprint: str | None = None) -> Tra
         raise _refuse(path, f"feature version {meta.get('features_version')}, "
                             f"the code uses {FEATURES_VERSION}")  # fmt: skip
     raw = meta["config"]
+    unknown = sorted(set(raw) - {f.name for f in fields(ModelConfig)})
+    if unknown:
+        raise _refuse(path, f"model setting {unknown[0]!r} is not one the code knows")
     config = ModelConfig(
         **{**raw, "user_hidden": tuple(raw["user_hidden"]),
            "restaurant_hidden": tuple(raw["restaurant_hidden"])}

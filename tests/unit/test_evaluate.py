@@ -72,3 +72,24 @@ def test_cli_with_own_interactions_has_no_oracle_and_saves_results(small, capsys
     assert "Training a model" in captured.err
     saved = json.loads((settings.data_dir / "model" / "evaluation.json").read_text())
     assert saved["segments"] == results["segments"]
+
+
+def test_baseline_rows_are_cached_per_data(small, monkeypatch):
+    from recsys import baselines
+    from recsys.evaluate import baseline_metrics
+
+    root, _, _, dataset, model = small
+    settings = Settings(data_dir=root / "cache-test")
+    first = baseline_metrics(dataset, settings=settings)
+    assert (settings.data_dir / "model" / "baselines.json").is_file()
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the article recipe was retrained despite the cache")
+
+    monkeypatch.setattr(baselines, "article_recipe_scores", must_not_run)
+    assert baseline_metrics(dataset, settings=settings) == first
+    results = evaluate(dataset, model, settings=settings)
+    assert results["segments"]["warm_users"]["content"] == first["warm_users"]["content"]
+    other = dataset_module.Dataset(**{**dataset.__dict__, "fingerprint": "other data"})
+    with pytest.raises(AssertionError, match="despite the cache"):
+        baseline_metrics(other, settings=settings)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from recsys.config import EMBEDDING_DIM
-from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss
+from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss, sampled_softmax_loss
 
 U = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 R = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
@@ -46,3 +46,28 @@ def test_towers_give_unit_vectors_of_the_configured_size(hidden):
     users, rests = net(torch.randn(4, 5), torch.randn(3, 7))
     assert users.shape == (4, EMBEDDING_DIM) and rests.shape == (3, EMBEDDING_DIM)
     assert torch.allclose(users.norm(dim=1), torch.ones(4), atol=1e-6)
+
+
+def test_extra_negatives_by_hand():
+    # Candidates: the 2 positives, then restaurant 5 (a negative) and a copy of
+    # user 0's positive (id 0), which is masked for user 0 but a negative for user 1.
+    extra = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    cands = torch.cat([R, extra])
+    loss = sampled_softmax_loss(U, cands, torch.tensor([0, 1, 5, 0]), temperature=0.5)
+    # logits / 0.5: user 0 -> [2, 1.2, 0, (masked)], user 1 -> [0, 1.6, 0, 0]
+    row0 = math.log(math.exp(2) + math.exp(1.2) + 1) - 2
+    row1 = math.log(1 + math.exp(1.6) + 1 + 1) - 1.6
+    assert loss.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_default_towers_are_mlps_with_a_linear_skip():
+    net = TwoTower(5, 7, ModelConfig()).eval()
+    for tower in (net.user_tower, net.restaurant_tower):
+        assert any(isinstance(m, torch.nn.GELU) for m in tower.net)
+        assert tower.skip is not None
+    # Not a linear map before normalisation: the hidden layer bends it.
+    x = torch.randn(3, 5)
+    raw = net.user_tower.net
+    assert not torch.allclose(
+        raw(2 * x) - raw(torch.zeros(1, 5)), 2 * (raw(x) - raw(torch.zeros(1, 5)))
+    )
