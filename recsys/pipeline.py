@@ -2,7 +2,8 @@
 
 A retrain never damages what is served: the new checkpoint is written beside the
 old one, the index is published (verified, then swapped), and only then does the
-new checkpoint replace the old. Any failure before that leaves both untouched.
+new checkpoint replace the old and the new evaluation (measured before publishing)
+replace the old one. Any failure before that leaves all three untouched.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from recsys import store
+from recsys import evaluate, store
 from recsys.config import Settings
 from recsys.errors import RecsysError
-from recsys.progress import ProgressFn, TextProgress, no_progress
+from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 
 
 def _dataset(settings: Settings, restaurants, users, interactions, progress) -> Any:
@@ -107,6 +109,16 @@ def prepare(
     }
 
 
+def _evaluation(settings: Settings, dataset: Any, model: Any, report: ProgressFn) -> dict:
+    """The model's evaluation; the baselines' rows come from the cache for the same data."""
+    report(Progress("evaluate", 0, 1, "model and baselines"))
+    started = time.perf_counter()
+    results = evaluate.evaluate(dataset, model, settings=settings)
+    results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
+    report(Progress("evaluate", 1, 1, f"done in {results['evaluate_seconds']:.1f} s"))
+    return results
+
+
 def retrain(
     settings: Settings,
     *,
@@ -132,6 +144,9 @@ def retrain(
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
+        # Measured before publishing (a failure here changes nothing), saved only once the
+        # new index is live, so the UI's numbers are always those of the served model.
+        results = _evaluation(settings, dataset, model, report)
         final = train.default_checkpoint_path(settings)
         pending = train.save_checkpoint(model, final.with_name(final.name + ".new"))
         try:
@@ -140,6 +155,7 @@ def retrain(
         finally:
             if pending.exists():
                 pending.unlink()
+        evaluate.save_evaluation(results, settings)
     return {
         "trained": True,
         "loaded": True,

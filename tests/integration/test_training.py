@@ -1,4 +1,5 @@
-"""End to end on the real generated data: dataset, training, checkpoint, evaluate --json."""
+"""End to end on the real generated data: dataset, training, checkpoint, evaluate --json,
+and retrain saving the served model's evaluation."""
 
 import json
 import subprocess
@@ -7,7 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from recsys import pipeline, store
 from recsys.dataset import build_dataset
+from recsys.errors import RecsysError
+from recsys.evaluate import evaluation_path
 from recsys.train import default_checkpoint_path, load_checkpoint, save_checkpoint, train
 
 pytestmark = pytest.mark.slow
@@ -46,3 +50,28 @@ def test_evaluate_json_on_the_default_data(settings, cli_env, monkeypatch):
         assert rows["oracle"]["recall@10"] < 1.0
     loaded = load_checkpoint(default_checkpoint_path(settings))
     assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
+
+
+def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
+    settings, monkeypatch
+):
+    monkeypatch.setenv("RECSYS_DATA_URL", "none")
+    first = pipeline.retrain(settings, epochs=2)
+    path = evaluation_path(settings)
+    saved = json.loads(path.read_text())
+    assert saved["model_version"] == first["model_version"]
+    assert store.live_info(settings)["model_version"] == first["model_version"]
+    warm = saved["segments"]["warm_users"]
+    assert warm["two_tower"]["recall@10"] > warm["random"]["recall@10"]
+    before = path.read_bytes()
+
+    def failing_publish(*args, **kwargs):  # the store refuses the load (e.g. Redis full)
+        raise RecsysError("the new index could not be loaded.")
+
+    monkeypatch.setattr(store, "publish", failing_publish)
+    with pytest.raises(RecsysError, match="could not be loaded"):
+        pipeline.retrain(settings, epochs=2, seed=1)
+    assert path.read_bytes() == before
+    assert store.live_info(settings)["model_version"] == first["model_version"]
+    assert load_checkpoint(default_checkpoint_path(settings)).version == first["model_version"]
+    assert not [p.name for p in path.parent.iterdir() if p.name.endswith((".tmp", ".new"))]
