@@ -29,6 +29,7 @@ from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 ITERATIONS = 2000
 WARM_UP = 200
 BAY_N = 100_000
+BAY_ITERATIONS = 200
 RECALL_QUERIES = 200
 ALL_FILTERS = query.Filters(
     lat=DEFAULT_LAT,
@@ -146,20 +147,26 @@ def bay_area(settings: Settings, model: Any, dataset: Any, report: ProgressFn) -
 
 
 def _bay_latency(settings: Settings, users) -> dict:
+    """recommend with all filters (and the same bare FT.SEARCH) and with none, interleaved."""
     user_id = str(users["user_id"].iloc[0])
     filters = replace(ALL_FILTERS, lat=37.60, lon=-122.20, radius_m=20_000, exclude_visited=False)
     unfiltered = query.Filters(k=10)
+    vector = np.asarray(store.get_user(settings, user_id)["embedding"], np.float32).tobytes()
     return {
         "latency_ms": _interleaved(
             {
                 "recommend_all_filters": lambda: query.recommend(
                     settings, filters, user_id=user_id
                 ),
+                "ft_search_all_filters": _bare_search(
+                    settings, query.search_args(filters.validate()), vector
+                ),
                 "recommend_no_filter": lambda: query.recommend(
                     settings, unfiltered, user_id=user_id
                 ),
             },
-            ITERATIONS // 5,
+            BAY_ITERATIONS,
+            warm_up=5,
         )
     }
 

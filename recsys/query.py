@@ -289,8 +289,9 @@ _users = _LRU(USER_CACHE_SIZE)  # (Settings, stamp, user_id) -> _User
 
 def _read_live(settings: Settings) -> _Live:
     raw = store.client(settings).hgetall(store.live_key(settings))
-    if not raw:
+    while not raw:
         store.require_live(settings)  # raises the "run prepare first" message
+        raw = store.client(settings).hgetall(store.live_key(settings))  # just published
     version = int(raw[b"version"])
     live = _Live(
         stamp=tuple(raw.get(name.encode()) for name in _STAMP_FIELDS),

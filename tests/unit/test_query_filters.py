@@ -5,11 +5,23 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
-from recsys.query import Filters, build_query, combine, filter_parts
+from recsys.query import (
+    _LRU,
+    EARTH_RADIUS_M,
+    RETURN_FIELDS_HOURS,
+    Filters,
+    build_query,
+    combine,
+    filter_parts,
+    haversine_m,
+    parse_search_reply,
+    search_args,
+)
 
 # Saturday 2026-07-04 19:30 SF: today's slots at 1170, Friday's at 1170 + 1440.
 SAT_1930 = (
@@ -114,3 +126,42 @@ def test_unknown_cuisine_is_reported_against_known_ones() -> None:
 def test_cuisines_are_matched_case_insensitively_to_the_index_spelling() -> None:
     checked = Filters(cuisines=("pub food", " THAI ", "Thai")).validate(["Pub Food", "Thai"])
     assert checked.cuisines == ("Pub Food", "Thai")
+
+
+def test_search_args_are_the_query_without_the_vector() -> None:
+    checked = Filters(min_rating=4.0, k=3, at="2026-07-04T19:30").validate()
+    args = search_args(checked)
+    assert args[0] == build_query([0.0] * 128, checked).query_string()
+    assert "PARAMS" not in args and args[args.index("LIMIT") + 1 :][:2] == (0, 3)
+    fields = args[args.index("RETURN") + 2 :][: args[args.index("RETURN") + 1]]
+    assert fields == (*RETURN_FIELDS_HOURS, "vector_distance")
+    assert search_args(checked) is args  # rendered once per distinct request
+
+
+def test_search_replies_parse_alike_in_resp3_and_resp2() -> None:
+    resp3 = {
+        b"total_results": 2,
+        b"results": [
+            {b"id": b"ns:restaurant:v1:a", b"extra_attributes": {b"name": b"A"}, b"values": []},
+            {b"id": b"ns:restaurant:v1:b", b"extra_attributes": {b"name": b"B"}, b"values": []},
+        ],
+    }
+    resp2 = [2, b"ns:restaurant:v1:a", [b"name", b"A"], b"ns:restaurant:v1:b", [b"name", b"B"]]
+    expected = [(b"ns:restaurant:v1:a", {b"name": b"A"}), (b"ns:restaurant:v1:b", {b"name": b"B"})]
+    assert parse_search_reply(resp3) == parse_search_reply(resp2) == expected
+
+
+def test_haversine_is_vectorised_and_uses_redis_earth_radius() -> None:
+    one_degree = EARTH_RADIUS_M * math.pi / 180
+    assert haversine_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(one_degree)
+    many = haversine_m(0.0, 0.0, np.array([1.0, 0.0]), np.array([0.0, 1.0]))
+    assert many.tolist() == pytest.approx([one_degree, one_degree])
+
+
+def test_serving_cache_is_bounded_and_keeps_recently_used() -> None:
+    cache = _LRU(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # now "b" is the least recently used
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
