@@ -32,11 +32,11 @@ from recsys.progress import TextProgress
 
 SEGMENTS = ("warm_users", "cold_users", "cold_restaurants")
 ROWS = (
-    "two_tower", "oracle", "random", "popularity", "content", "matrix_factorization",
-    "article_recipe",
+    "two_tower", "two_tower_mlp", "oracle", "random", "popularity", "content",
+    "matrix_factorization", "article_recipe",
 )  # fmt: skip
 METRICS = ("recall@10", "recall@50", "ndcg@10")
-BASELINES_VERSION = 1  # bump when a baseline changes, so cached rows are recomputed
+BASELINES_VERSION = 2  # bump when a baseline changes, so cached rows are recomputed
 
 
 def _pairs_by_user(pairs: pd.DataFrame, user_pos: dict, rest_pos: dict) -> dict[int, list[int]]:
@@ -107,6 +107,14 @@ def baseline_scores(dataset: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
     return rows
 
 
+def mlp_scores(dataset: Any, *, seed: int = 0) -> np.ndarray:
+    """The MLP-tower variant's scores: trained here, for comparison with the served model."""
+    from recsys import train
+    from recsys.model import MLP_CONFIG
+
+    return model_scores(train.train(dataset, config=MLP_CONFIG, seed=seed), dataset)
+
+
 def model_scores(model: Any, dataset: Any) -> np.ndarray:
     """The model's cosine scores for every (user, restaurant) of `dataset`."""
     return model.embed_users(dataset.users) @ model.embed_restaurants(dataset.restaurants).T
@@ -134,10 +142,11 @@ def _baselines_key(dataset: Any, seed: int) -> str:
 def baseline_metrics(
     dataset: Any, *, seed: int = 0, settings: Settings | None = None
 ) -> dict[str, dict[str, dict]]:
-    """The baselines' and oracle's metrics per segment, cached under `settings` if given.
+    """The comparison rows' metrics per segment, cached under `settings` if given.
 
-    The baselines do not depend on the model, and the article's recipe trains for 200
-    epochs (~12 s), so a retrain on the same data reuses them.
+    Baselines, oracle and the MLP-tower variant ("two_tower_mlp") do not depend on the
+    served model, and the article's recipe (200 epochs, ~12 s) and the MLP (~10 s)
+    take a while, so a retrain on the same data reuses them.
     """
     path = settings.path("model", "baselines.json") if settings is not None else None
     key = _baselines_key(dataset, seed)
@@ -148,7 +157,14 @@ def baseline_metrics(
                 return cached["segments"]
         except (OSError, ValueError, AttributeError):
             pass  # an unreadable cache is recomputed and rewritten
-    segments = _metric_rows(dataset, baseline_scores(dataset, seed=seed))
+    from recsys.train import single_thread
+
+    with single_thread():  # small matrices: a second thread only waits on a shared CPU
+        rows = {
+            "two_tower_mlp": mlp_scores(dataset, seed=seed),
+            **baseline_scores(dataset, seed=seed),
+        }
+    segments = _metric_rows(dataset, rows)
     if path is not None:
         _write_json_atomically(path, {"key": key, "segments": segments})
     return segments
@@ -174,7 +190,10 @@ def evaluate(
     models = {"two_tower": model, **(extra_models or {})}
     own = _metric_rows(dataset, {name: model_scores(m, dataset) for name, m in models.items()})
     base = baseline_metrics(dataset, seed=seed, settings=settings)
-    segments = {segment: {**own[segment], **base[segment]} for segment in own}
+    segments = {}
+    for segment in own:
+        merged = {**own[segment], **base[segment]}
+        segments[segment] = {row: merged[row] for row in ROWS if row in merged}
     return {
         "segments": segments,
         "train_seconds": model.metrics.get("train_seconds"),
@@ -184,6 +203,7 @@ def evaluate(
         "data": {**dataset.sources, "fingerprint": dataset.fingerprint},
         "notes": {
             "matrix_factorization": "cold-start users have no factors: popularity instead.",
+            "two_tower_mlp": "the same model with MLP towers (model.MLP_CONFIG), for comparison.",
             "oracle": "the planted affinity itself (absent for your own interactions)."
             if dataset.oracle is not None
             else "absent: the interactions came from a file, so the true affinity is unknown.",

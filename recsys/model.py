@@ -1,8 +1,8 @@
 """The two-tower model and its retrieval loss, kept apart (as in TF Recommenders).
 
-Each tower is a small residual MLP from encoded features to an L2-normalised
-embedding of `config.EMBEDDING_DIM` values, so a dot product is a cosine similarity:
-exactly what the Redis vector index (cosine distance) ranks by.
+Each tower maps encoded features (linearly by default, or through a residual MLP) to
+an L2-normalised embedding of `config.EMBEDDING_DIM` values, so a dot product is a
+cosine similarity: exactly what the Redis vector index (cosine distance) ranks by.
 """
 
 from __future__ import annotations
@@ -19,13 +19,24 @@ from recsys.config import EMBEDDING_DIM
 @dataclass
 class ModelConfig:
     embedding_dim: int = EMBEDDING_DIM  # output size of both towers = the index's vector size
-    user_hidden: tuple[int, ...] = (64,)
-    restaurant_hidden: tuple[int, ...] = (64,)
-    # out = W x + MLP(x): the linear path carries the bilinear part of the taste (likes x
-    # cuisines, bracket x price level), the MLP the rest, e.g. evening out restaurant
-    # norms, which the L2 normalisation would otherwise turn into a ranking bias.
+    # Hidden layer sizes; none by default: linear towers. Measured on the default data
+    # (1,000 users, 220 restaurants, recall@10 / oracle, training seeds 0-3, data seed 0):
+    #   linear            warm 0.901 0.903 0.904 0.903  cold users 0.93-0.95  cold rest. 0.87-0.92
+    #   MLP_CONFIG        warm 0.898 0.899 0.886 0.892  cold users 0.92-0.93  cold rest. 0.87-0.90
+    #   plain MLP (64)    warm 0.884 (no skip: worse on cold restaurants too, 0.85)
+    # and on data seeds 1, 2: linear 0.899 / 0.915, MLP_CONFIG 0.902 / 0.911 warm. The planted
+    # taste is bilinear in the two feature sets, so a linear map already represents it;
+    # hidden layers only add variance with 1,000 users. Weight decay 0.05-0.3, cosine LR,
+    # 256 uniform negatives, temperature 0.02-0.03 and restaurant input dropout 0.1 all
+    # left the MLP at 0.89-0.90 warm. `evaluate` reports MLP_CONFIG as "two_tower_mlp".
+    user_hidden: tuple[int, ...] = ()
+    restaurant_hidden: tuple[int, ...] = ()
+    # out = W x + MLP(x) when there are hidden layers: the linear path carries the bilinear
+    # part of the taste, the MLP the rest (e.g. evening out restaurant norms, which the L2
+    # normalisation would otherwise turn into a ranking bias). Without it the MLP memorises
+    # the ~200 restaurants and loses on cold-start ones.
     residual: bool = True
-    dropout: float = 0.1  # after each hidden layer
+    dropout: float = 0.0  # after each hidden layer
     user_input_dropout: float = 0.0
     # Drops restaurant input features during training: with ~200 restaurants, an MLP
     # can otherwise key on a unique feature combination per restaurant (memorise it).
@@ -43,6 +54,11 @@ class ModelConfig:
     batch_size: int = 512
     max_epochs: int = 40
     patience: int = 8  # epochs without a better validation recall@10 before stopping
+
+
+# The best MLP variant measured (see ModelConfig): a GELU hidden layer of 64 with a linear
+# skip and dropout 0.1 on both towers.
+MLP_CONFIG = ModelConfig(user_hidden=(64,), restaurant_hidden=(64,), residual=True, dropout=0.1)
 
 
 class Tower(nn.Module):

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from recsys.config import EMBEDDING_DIM
-from recsys.model import ModelConfig, TwoTower, in_batch_softmax_loss, sampled_softmax_loss
+from recsys.model import (
+    MLP_CONFIG,
+    ModelConfig,
+    TwoTower,
+    in_batch_softmax_loss,
+    sampled_softmax_loss,
+)
 
 U = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 R = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])
@@ -60,8 +66,8 @@ def test_extra_negatives_by_hand():
     assert loss.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
 
 
-def test_default_towers_are_mlps_with_a_linear_skip():
-    net = TwoTower(5, 7, ModelConfig()).eval()
+def test_mlp_towers_have_a_hidden_nonlinearity_and_a_linear_skip():
+    net = TwoTower(5, 7, MLP_CONFIG).eval()
     for tower in (net.user_tower, net.restaurant_tower):
         assert any(isinstance(m, torch.nn.GELU) for m in tower.net)
         assert tower.skip is not None
