@@ -45,6 +45,29 @@ def visited_in_training(dataset: Any) -> dict[str, list[str]]:
     }
 
 
+def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
+    """The dataset's restaurants and users plus those added at run time (cold start).
+
+    Added records were never trained on; they are embedded by the towers like any
+    cold-start item, so a retrain or reload keeps serving them.
+    """
+    import pandas as pd
+
+    from recsys import data, users
+
+    restaurants, people = dataset.restaurants, dataset.users
+    added = store.added_records(settings, "restaurants")
+    if added:
+        extra = data.normalise_records(added)
+        extra = extra[~extra["id"].isin(restaurants["id"])]
+        restaurants = pd.concat([restaurants, extra], ignore_index=True)
+    profiles = [users.validate_profile(p) for p in store.added_records(settings, "users")]
+    profiles = [p for p in profiles if p["user_id"] not in set(people["user_id"])]
+    if profiles:
+        people = pd.concat([people, pd.DataFrame(profiles)], ignore_index=True)
+    return restaurants, people
+
+
 def publish_model(
     settings: Settings,
     dataset: Any,
@@ -55,12 +78,13 @@ def publish_model(
     progress: ProgressFn | None = None,
 ) -> str:
     """Embed every restaurant and user with `model` and publish them as a new version."""
+    restaurants, people = with_added(settings, dataset)
     return store.publish(
         settings,
-        dataset.restaurants,
-        model.embed_restaurants(dataset.restaurants),
-        dataset.users,
-        model.embed_users(dataset.users),
+        restaurants,
+        model.embed_restaurants(restaurants),
+        people,
+        model.embed_users(people),
         visited_in_training(dataset),
         model.version,
         algorithm=algorithm,

@@ -7,6 +7,9 @@ Layout under the namespace `ns` (see docs/architecture.md):
 - `{ns}:user:v{N}:{user_id}` – JSON: profile, `embedding`, `visited` (training ids).
 - `{ns}:live` – hash: version, index, model_version, counts, cuisines, load_id, loaded_at.
 - `{ns}:version` – counter for N; `{ns}:lock` – who is loading right now.
+- `{ns}:added:restaurants`, `{ns}:added:users` – hashes id -> JSON record of what was
+  added through the app (cold start); every later load embeds them again, so a
+  retrain never loses them.
 
 A load never touches the live version: it writes version N+1, verifies it, then
 switches the alias and the live pointer in one MULTI, and only then drops N. This
@@ -306,6 +309,17 @@ def live_info(settings: Settings) -> dict[str, Any] | None:
     return info
 
 
+def added_key(settings: Settings, kind: str) -> str:
+    """The hash of records added at run time (`kind` = "restaurants" or "users")."""
+    return settings.key("added", kind)
+
+
+def added_records(settings: Settings, kind: str) -> list[dict[str, Any]]:
+    """Records added through `add_restaurant` / `add_user`, in id order."""
+    raw = client(settings).hgetall(added_key(settings, kind))
+    return [json.loads(raw[k]) for k in sorted(raw)]
+
+
 def require_live(settings: Settings) -> dict[str, Any]:
     info = live_info(settings)
     if info is None:
@@ -570,11 +584,7 @@ def add_restaurant(settings: Settings, record: Mapping[str, Any], model: Any) ->
     row = data.validate_record(dict(record))
     with load_lock(settings, what="restaurant addition"):
         live = require_live(settings)
-        if str(getattr(model, "version", "")) != live["model_version"]:
-            raise RecsysError(
-                f"the model {getattr(model, 'version', '?')!r} is not the one serving "
-                f"({live['model_version']!r}); retrain or reload first."
-            )
+        _require_serving_model(live, model)
         key = f"{restaurant_prefix(settings, live['version'])}:{row['id']}"
         conn = client(settings)
         if conn.exists(key):
@@ -586,5 +596,51 @@ def add_restaurant(settings: Settings, record: Mapping[str, Any], model: Any) ->
         pipe.json().set(key, "$", doc)
         pipe.hincrby(live_key(settings), "restaurants", 1)
         pipe.hset(live_key(settings), "cuisines", json.dumps(cuisines))
+        pipe.hset(added_key(settings, "restaurants"), row["id"], json.dumps(dict(record)))
         pipe.execute()
     return {k: v for k, v in doc.items() if k != "embedding"}
+
+
+def add_user(settings: Settings, profile: Mapping[str, Any], model: Any) -> dict[str, Any]:
+    """Validate a new user's profile, embed it with the user tower and save it.
+
+    The user is served at once (by id, like any known user) and kept across retrains.
+    Without a `user_id` one is made up (`new-<8 hex>`).
+
+    Returns:
+        The stored document (without its embedding).
+
+    Raises:
+        RecsysError: invalid profile, an id already taken, no live index, another load
+            running, or a model other than the one the live index was built with.
+    """
+    import pandas as pd
+
+    from recsys import users
+
+    given = dict(profile)
+    given.setdefault("user_id", f"new-{uuid.uuid4().hex[:8]}")
+    row = users.validate_profile(given, where=f"user {given['user_id']!r}")
+    with load_lock(settings, what="user addition"):
+        live = require_live(settings)
+        _require_serving_model(live, model)
+        key = f"{user_prefix(settings, live['version'])}:{row['user_id']}"
+        conn = client(settings)
+        if conn.exists(key):
+            raise RecsysError(f"user id {row['user_id']!r} is already taken.")
+        vector = np.asarray(model.embed_users(pd.DataFrame([row])))[0]
+        doc = user_doc(row, vector, ())
+        pipe = conn.pipeline(transaction=True)
+        pipe.json().set(key, "$", doc)
+        pipe.hincrby(live_key(settings), "users", 1)
+        pipe.hset(added_key(settings, "users"), row["user_id"], json.dumps(_plain(row)))
+        pipe.execute()
+    return {k: v for k, v in doc.items() if k != "embedding"}
+
+
+def _require_serving_model(live: Mapping[str, Any], model: Any) -> None:
+    if str(getattr(model, "version", "")) != live["model_version"]:
+        raise RecsysError(
+            f"the model {getattr(model, 'version', '?')!r} is not the one serving "
+            f"({live['model_version']!r}); retrain or reload first."
+        )

@@ -111,3 +111,41 @@ def test_hostile_cuisine_value_is_matched_literally(served) -> None:
         recommend(settings, Filters(cuisines=("Thai} | *",)), user_id=user)
     with pytest.raises(RecsysError, match="is not among the users"):
         recommend(settings, Filters(), user_id="u0001' | *")
+
+
+def test_added_user_is_served_by_id_and_refused_twice(served) -> None:
+    settings, model = served
+    profile = {"user_id": "guest-1", "likes": ["sushi"], "price_bracket": "high"}
+    before = store.live_info(settings)["users"]
+    doc = store.add_user(settings, profile, model)
+    assert doc["user_id"] == "guest-1" and doc["visited"] == []
+    assert store.live_info(settings)["users"] == before + 1
+    _, vector = new_user_vector(settings, json.dumps(profile))
+    by_id = recommend(settings, Filters(k=10), user_id="guest-1")
+    by_vector = recommend(settings, Filters(k=10), vector=vector)
+    assert [r["id"] for r in by_id.results] == [r["id"] for r in by_vector.results]
+    with pytest.raises(RecsysError, match="already taken"):
+        store.add_user(settings, profile, model)
+    with pytest.raises(RecsysError, match="likes"):
+        store.add_user(settings, {"user_id": "guest-2", "likes": ["gravel"],
+                                  "price_bracket": "low"}, model)  # fmt: skip
+
+
+def test_added_records_survive_a_reload_with_another_model(served) -> None:
+    settings, model = served
+    store.add_restaurant(settings, _record(name="Keeper Kitchen", cuisine=["Thai"]), model)
+    store.add_user(settings, {"user_id": "keeper", "likes": ["bbq"], "price_bracket": "low"},
+                   model)  # fmt: skip
+    dataset = build_dataset(settings)
+    other = train.train(dataset, epochs=1, seed=1)
+    pipeline.publish_model(settings, dataset, other)
+
+    assert store.live_info(settings)["model_version"] == other.version
+    added = {validate_record(r)["id"] for r in store.added_records(settings, "restaurants")}
+    served_ids = {d["id"] for d in store.iter_documents(settings, "restaurants")}
+    assert "keeper-kitchen-1-test-alley" in added and added <= served_ids
+    keeper = store.get_user(settings, "keeper")
+    assert keeper["visited"] == []
+    # Re-embedded by the new model's user tower, not copied from the old version.
+    profile = pd.DataFrame([{k: v for k, v in keeper.items() if k not in ("embedding", "visited")}])
+    assert keeper["embedding"] == pytest.approx(other.embed_users(profile)[0].tolist(), abs=1e-5)
