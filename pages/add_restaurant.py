@@ -1,10 +1,8 @@
 """Add restaurant: a form and a map click → validated, embedded, live in the index at once."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from recsys import store
-from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.hours import DAYS
 from ui import fmt, maps, state
 
@@ -23,14 +21,12 @@ st.title("➕ Add a restaurant")
 with state.guard():
     live = state.live()
     trained = state.require_model()
-    restaurants = state.restaurants(live)
 
 st.markdown("**1. Click the map where the restaurant is.**")
-out = st_folium(
-    maps.base_map(restaurants, (DEFAULT_LAT, DEFAULT_LON)),
+out = maps.show(
+    maps.live_base_map(live),
     key="add_map",
     height=360,
-    use_container_width=True,
     returned_objects=["last_clicked"],
 )
 click = (out or {}).get("last_clicked")

@@ -26,7 +26,8 @@ else:
         col.altair_chart(
             alt.Chart(part, title=title)
             .mark_line(point=True)
-            .encode(x="epoch:Q", y=alt.Y("value:Q", title=None), color="series:N"),
+            .encode(x="epoch:Q", y=alt.Y("value:Q", title=None), color="series:N")
+            .properties(height=220),
             width="stretch",
         )
 
@@ -44,14 +45,14 @@ else:
         alt.Chart(pd.DataFrame(rows))
         .mark_bar()
         .encode(
-            x=alt.X("model:N", sort=list(evaluate.ROWS), title=None),
+            x=alt.X("model:N", sort=list(evaluate.ROWS), title=None, axis=alt.Axis(labelLimit=200)),
             y=alt.Y("value:Q", title=metric),
             color=alt.Color("model:N", sort=list(evaluate.ROWS), legend=None),
             column=alt.Column("segment:N", sort=list(evaluate.SEGMENTS), title=None),
             tooltip=["segment", "model", alt.Tooltip("value:Q", format=".3f")],
         )
     )
-    st.altair_chart(chart.properties(width=260, height=260))
+    st.altair_chart(chart.properties(width=240, height=220))
 
 st.subheader("Embedding space (PCA to 2-D)")
 st.caption("Restaurants coloured by their first cuisine, users by their first like.")

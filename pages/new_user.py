@@ -4,7 +4,6 @@ from datetime import date
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from recsys import query, users
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
@@ -52,13 +51,12 @@ with state.guard():
     filters = query.Filters(lat=location[0], lon=location[1], radius_m=radius, k=10)
     rec = query.recommend(state.settings(), filters, vector=vector)
 st.subheader(f"Top {len(rec.results)} for {profile['name'] or 'the new user'}")
-st_folium(
-    maps.base_map(state.restaurants(live), (DEFAULT_LAT, DEFAULT_LON)),
+maps.show(
+    maps.live_base_map(live),
     key="new_user_map",
     height=420,
-    use_container_width=True,
     returned_objects=[],
-    feature_group_to_add=maps.result_layer(location, radius, rec.results),
+    feature_group_to_add=maps.result_layer(location, radius, rec.results, timed=False),
 )
 st.markdown(f"**{fmt.location(*location)}** (set on the Recommend page)")
-st.dataframe(fmt.results_table(rec.results), hide_index=True, width="stretch")
+widgets.results_table(rec.results, timed=False)

@@ -1,7 +1,6 @@
 """Recommend: click the map, pick a user and filters, see ranked restaurants nearby."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from recsys import query
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
@@ -19,24 +18,35 @@ def take_click(value: dict | None) -> bool:
 
 
 def filter_controls(cuisines: list[str], lat: float, lon: float) -> query.Filters:
-    low, high = widgets.price_control()
+    """The filters, two to a row so the map, the filters and the table fit one screen."""
+    left, right = st.columns(2)
+    with left:
+        low, high = widgets.price_control()
+    with right:
+        radius_m = widgets.radius_control()
+    at = widgets.open_at_control()
+    left, right = st.columns(2)
+    with left:
+        min_rating = widgets.rating_control()
+    with right:
+        k = widgets.k_control()
     return query.Filters(
         lat=lat,
         lon=lon,
-        radius_m=widgets.radius_control(),
-        at=widgets.open_at_control(),
+        radius_m=radius_m,
+        at=at,
         min_price=low,
         max_price=high,
-        min_rating=widgets.rating_control(),
-        cuisines=widgets.cuisine_control(cuisines),
-        k=widgets.k_control(),
+        min_rating=min_rating,
+        cuisines=tuple(widgets.cuisine_control(cuisines)),
+        k=k,
     )
 
 
 st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 with state.guard():
     settings, live = state.settings(), state.live()
-    restaurants, users = state.restaurants(live), state.users(live)
+    users = state.users(live)
 
 map_col, side_col = st.columns([3, 2], gap="medium")
 with side_col:
@@ -50,12 +60,12 @@ with state.guard():
     rec = query.recommend(settings, filters, user_id=user_id)
 
 with map_col:
-    layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results)
-    out = st_folium(
-        maps.base_map(restaurants, (DEFAULT_LAT, DEFAULT_LON)),
+    timed = filters.at is not None
+    layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results, timed)
+    out = maps.show(
+        maps.live_base_map(live),
         key="map",
         height=520,
-        use_container_width=True,
         returned_objects=["last_clicked"],
         feature_group_to_add=layer,
         on_change=lambda: take_click(st.session_state.get("map")),
@@ -65,6 +75,7 @@ if take_click(out):
     st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
 
 if rec.results:
-    st.dataframe(fmt.results_table(rec.results), hide_index=True, width="stretch")
+    widgets.results_table(rec.results, timed)
+st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.passing is not None:  # fewer than k: say which filter removed what
     widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))

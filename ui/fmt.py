@@ -28,8 +28,15 @@ def distance(metres: Any) -> str:
     return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
 
 
-def opening(result: Mapping[str, Any]) -> str:
-    """ "open until 22:00", "closed", "open" or "hours unknown" for one result."""
+def opening(result: Mapping[str, Any], timed: bool = True) -> str:
+    """ "open until 22:00", "closed then", "open" or "hours unknown" for one result.
+
+    Args:
+        timed: whether an "open at" time was asked for; without one there is nothing
+            to say ("—"), whatever the hours.
+    """
+    if not timed:
+        return "—"
     state = result.get("open_at")
     if state is None:
         return "hours unknown"
@@ -54,7 +61,7 @@ def sf_now_label(now: datetime | None = None) -> str:
     return f"Now in San Francisco: {DAY_NAMES[now.weekday()]} {now:%H:%M}"
 
 
-def results_table(results: list[Mapping[str, Any]]) -> pd.DataFrame:
+def results_table(results: list[Mapping[str, Any]], timed: bool = True) -> pd.DataFrame:
     """Ranked results as the table under the map (same fields as the popups)."""
     rows = [
         {
@@ -64,7 +71,7 @@ def results_table(results: list[Mapping[str, Any]]) -> pd.DataFrame:
             "price": price(r.get("price")),
             "rating": r.get("rating"),
             "distance_m": _metres(r.get("distance_m")),
-            "open": opening(r),
+            "open": opening(r, timed),
             "match": r.get("score"),
             "address": r.get("address"),
         }
@@ -78,7 +85,7 @@ def _metres(value: Any) -> int | None:
     return None if value is None else round(float(value))
 
 
-def popup_html(result: Mapping[str, Any]) -> str:
+def popup_html(result: Mapping[str, Any], timed: bool = True) -> str:
     """The popup of a numbered result marker."""
     from html import escape
 
@@ -87,6 +94,26 @@ def popup_html(result: Mapping[str, Any]) -> str:
         f"<b>{result['rank']}. {escape(str(result['name']))}</b><br>"
         f"{escape(cuisines(result.get('cuisine')))}<br>"
         f"{price(result.get('price'))} · ★ {result.get('rating', '—')} · "
-        f"{distance(result.get('distance_m'))}<br>"
-        f"{opening(result)}" + (f"<br>match {score:.2f}" if isinstance(score, (int, float)) else "")
+        f"{distance(result.get('distance_m'))}"
+        + (f"<br>{opening(result)}" if timed else "")
+        + (f"<br>match {score:.2f}" if isinstance(score, (int, float)) else "")
     )
+
+
+def filters_summary(filters: Any, found: int) -> str:
+    """One line saying what the results were filtered by, e.g. "7 results · Pizza · …"."""
+    parts = [f"{found} result{'s' if found != 1 else ''}"]
+    if filters.cuisines:
+        parts.append(", ".join(filters.cuisines))
+    low, high = filters.min_price or 1, filters.max_price or 4
+    if (low, high) != (1, 4):
+        parts.append(price(low) if low == high else f"{price(low)}–{price(high)}")
+    if filters.min_rating:
+        parts.append(f"★ ≥ {filters.min_rating:g}")
+    at = filters.at
+    if isinstance(at, datetime):
+        at = at.astimezone(TIMEZONE)
+        parts.append(f"open {DAY_NAMES[at.weekday()]} {at:%H:%M}")
+    if filters.radius_m:
+        parts.append(f"within {distance(filters.radius_m)}")
+    return " · ".join(parts)

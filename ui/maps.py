@@ -1,23 +1,31 @@
-"""Folium maps: a stable base map (restaurants as light dots) plus a dynamic layer.
+"""Folium maps: a cached base map (restaurants as a light clustered layer) plus a dynamic layer.
 
-The base map is rendered once and kept by the browser; the location, radius and
+The base map is built and cached once per live index load; the location, radius and
 numbered results go in a feature group that st_folium swaps in place, so a click
-refreshes the markers without reloading Leaflet.
+refreshes the markers without reloading Leaflet or re-rendering thousands of dots.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
+from html import escape
 from typing import Any
 
 import folium
 import pandas as pd
-from branca.element import MacroElement
+import streamlit as st
+import streamlit_folium
+from branca.element import Element, MacroElement
+from folium.plugins import FastMarkerCluster
 from jinja2 import Template
 
+from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from ui import fmt
 
 ZOOM = 13
+# From this zoom on (street level) every restaurant is its own dot: no cluster to miss.
+UNCLUSTER_ZOOM = 15
 # Plain CSS for the numbered result markers (no icon-font plugin needed).
 _NUMBER_STYLE = (
     "background:#d62728;color:#fff;border:2px solid #fff;border-radius:50%;"
@@ -29,28 +37,81 @@ _PIN_STYLE = (
     "background:#2ca02c;border:3px solid #fff;border-radius:50%;width:18px;height:18px;"
     "box-shadow:0 0 0 2px #2ca02c,0 1px 4px rgba(0,0,0,.5);"
 )
+# Background clusters: pale translucent discs with a small count, so the numbered red
+# results stay the only strong colour on the map.
+_CLUSTER_CSS = """<style>
+.bg-cluster{background:rgba(84,112,198,.18);border:1px solid rgba(84,112,198,.45);
+border-radius:50%;color:#2f3f7a;font:600 11px/1 sans-serif;display:flex;
+align-items:center;justify-content:center}
+</style>"""
+_CLUSTER_ICON = """function (cluster) {
+    var n = cluster.getChildCount();
+    var size = n < 10 ? 24 : (n < 50 ? 30 : 36);
+    return L.divIcon({html: String(n), className: 'bg-cluster', iconSize: L.point(size, size)});
+}"""
+# One background dot; its name (HTML-escaped in Python) as the tooltip.
+_DOT = """function (row) {
+    return L.circleMarker([row[0], row[1]], {radius: 3.5, weight: 0, fillColor: '#5470c6',
+        fillOpacity: 0.5}).bindTooltip(row[2]);
+}"""
 
 
 def base_map(restaurants: pd.DataFrame, center: tuple[float, float]) -> folium.Map:
-    """San Francisco with every restaurant as a small grey dot (canvas-rendered)."""
+    """San Francisco with every restaurant in a light, clustered background layer."""
     m = folium.Map(location=center, zoom_start=ZOOM, prefer_canvas=True, control_scale=True)
-    background = folium.FeatureGroup(name="all restaurants")
-    for row in restaurants.itertuples(index=False):
-        folium.CircleMarker(
-            location=(row.lat, row.lon),
-            radius=3,
-            weight=0,
-            fill=True,
-            fill_color="#5470c6",
-            fill_opacity=0.45,
-            tooltip=str(row.name),
-        ).add_to(background)
-    background.add_to(m)
+    m.get_root().header.add_child(Element(_CLUSTER_CSS), name="bg_cluster_css")
+    rows = [
+        [float(r.lat), float(r.lon), escape(str(r.name))]
+        for r in restaurants[["lat", "lon", "name"]].itertuples(index=False)
+    ]
+    FastMarkerCluster(
+        rows,
+        callback=_DOT,
+        name="all restaurants",
+        icon_create_function=_CLUSTER_ICON,
+        disableClusteringAtZoom=UNCLUSTER_ZOOM,
+        maxClusterRadius=45,
+        showCoverageOnHover=False,
+        spiderfyOnMaxZoom=False,
+    ).add_to(m)
     return m
 
 
+def live_base_map(info: Mapping[str, Any]) -> folium.Map:
+    """The base map of the live load `info` (from `state.live()`), built once per load.
+
+    Treat it as read-only and pass it to `show`: it is shared by every session.
+    """
+    return _cached_base_map(int(info["version"]), int(info["restaurants"]))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _cached_base_map(version: int, count: int) -> folium.Map:
+    # Keyed like the live tables: a retrain or an added restaurant builds a new one.
+    from ui import state
+
+    frame = state.restaurants({"version": version, "restaurants": count})
+    return base_map(frame, (DEFAULT_LAT, DEFAULT_LON))
+
+
+def show(base: folium.Map, *, key: str, height: int, **kwargs: Any) -> dict[str, Any]:
+    """`st_folium` on a copy of the shared base map.
+
+    st_folium renames elements and adds `feature_group_to_add` to the map it is given,
+    so a second call on the same object produces broken JavaScript; a deep copy (a few
+    ms) keeps the cached map pristine and its element ids, hence the map script and
+    the component, identical from one rerun to the next.
+    """
+    return streamlit_folium.st_folium(
+        copy.deepcopy(base), key=key, height=height, use_container_width=True, **kwargs
+    )
+
+
 def result_layer(
-    location: tuple[float, float], radius_m: float | None, results: Sequence[Mapping[str, Any]]
+    location: tuple[float, float],
+    radius_m: float | None,
+    results: Sequence[Mapping[str, Any]],
+    timed: bool = True,
 ) -> folium.FeatureGroup:
     """The chosen point, its search radius and the numbered recommendations."""
     layer = folium.FeatureGroup(name="recommendations")
@@ -68,11 +129,11 @@ def result_layer(
     )
     folium.Marker(location=location, tooltip=fmt.location(*location), icon=pin).add_to(layer)
     for result in results:
-        numbered(result).add_to(layer)
+        numbered(result, timed).add_to(layer)
     return layer
 
 
-def numbered(result: Mapping[str, Any]) -> folium.Marker:
+def numbered(result: Mapping[str, Any], timed: bool = True) -> folium.Marker:
     """A red marker showing the result's rank, with the popup of its details."""
     icon = folium.DivIcon(
         html=f'<div style="{_NUMBER_STYLE}">{result["rank"]}</div>',
@@ -83,7 +144,7 @@ def numbered(result: Mapping[str, Any]) -> folium.Marker:
         location=(result["lat"], result["lon"]),
         icon=icon,
         tooltip=f"{result['rank']}. {result['name']}",
-    ).add_child(StringPopup(fmt.popup_html(result)))
+    ).add_child(StringPopup(fmt.popup_html(result, timed)))
 
 
 class StringPopup(MacroElement):

@@ -61,8 +61,8 @@ def _model_status() -> None:
         return
     st.markdown(f"**Version** `{trained.version}`  \nTrained {_when(trained.created)}")
     metrics = key_metrics(trained)
-    for col, (name, value) in zip(st.columns(len(metrics)), metrics.items(), strict=True):
-        col.metric(name, value)
+    # One line, not st.metric columns: three metrics do not fit the sidebar's width.
+    st.markdown(" · ".join(f"{name} **{value}**" for name, value in metrics.items()))
     if live:
         st.caption(
             f"Index version {live['version']} · {live['restaurants']} restaurants · "

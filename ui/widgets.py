@@ -129,3 +129,23 @@ def empty_state(passing: dict[str, int] | None, total: int, found: int) -> None:
     tightest = min(passing, key=passing.__getitem__)
     hint = _FILTER_TEXT.get(tightest, (tightest, f"relax the {tightest} filter"))[1]
     st.info(f"The tightest filter is **{_FILTER_TEXT.get(tightest, (tightest,))[0]}**: {hint}.")
+
+
+def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:
+    """The ranked results as a compact table (same fields as the map popups)."""
+    st.dataframe(
+        fmt.results_table(results, timed),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "#": st.column_config.NumberColumn(width=36),
+            "name": st.column_config.TextColumn(width=170),
+            "cuisines": st.column_config.TextColumn(width=170),
+            "price": st.column_config.TextColumn(width=50),
+            "rating": st.column_config.NumberColumn(format="%.1f ★", width=64),
+            "distance_m": st.column_config.NumberColumn("distance", format="%d m", width=76),
+            "open": st.column_config.TextColumn(width=116),
+            "match": st.column_config.NumberColumn(format="%.2f", width=56),
+            "address": st.column_config.TextColumn(width=160),
+        },
+    )

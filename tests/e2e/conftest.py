@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 APP_START_TIMEOUT_S = 90.0
+# Generous on purpose: 2 cores shared with training runs can make one rerun take many
+# seconds. Every wait is for a state (never a sleep), so a quiet machine is not slowed.
+EXPECT_TIMEOUT_MS = 90_000
 # Every URL that is not the app itself: CDNs (Leaflet, jQuery, Bootstrap) and tiles.
 EXTERNAL = re.compile(r"^https?://(?!127\.0\.0\.1[:/]|localhost[:/])")
 # 1x1 transparent PNG for map tiles.
@@ -164,22 +167,28 @@ def with_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-def _leaflet_files() -> dict[str, Path]:
-    """Leaflet 1.9.3 from the xstatic-leaflet package: file name -> path."""
+def _offline_files() -> dict[str, Path]:
+    """Leaflet 1.9.3 (xstatic-leaflet) and Leaflet.markercluster (xstatic-leaflet-markercluster):
+    file name -> path. folium asks CDNs for these exact names."""
     import xstatic.pkg.leaflet as leaflet
+    import xstatic.pkg.leaflet_markercluster as cluster
 
     base = Path(leaflet.BASE_DIR)
     files = {p.name: p for p in base.glob("leaflet*") if p.suffix in (".js", ".css")}
     files.update({p.name: p for p in (base / "images").glob("*.png")})
+    names = ("leaflet.markercluster.js", "MarkerCluster.css", "MarkerCluster.Default.css")
+    files.update({name: Path(cluster.BASE_DIR) / name for name in names})
     return files
+
+
+_OFFLINE = _offline_files()
 
 
 def _route_offline(route, request) -> None:
     """Answer an external request from local files, with an empty body, or abort."""
     name = request.url.split("?")[0].rsplit("/", 1)[-1]
-    files = _LEAFLET
-    if name in ("leaflet.js", "leaflet.css", *[n for n in files if n.endswith(".png")]):
-        route.fulfill(path=str(files[name]))
+    if name in _OFFLINE:
+        route.fulfill(path=str(_OFFLINE[name]))
     elif request.resource_type == "script":
         route.fulfill(status=200, content_type="application/javascript", body="")
     elif request.resource_type == "stylesheet":
@@ -188,9 +197,6 @@ def _route_offline(route, request) -> None:
         route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
     else:
         route.abort()
-
-
-_LEAFLET = _leaflet_files()
 
 
 @pytest.fixture(scope="session")
@@ -210,13 +216,29 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, app_url: str) -> Iterator[object]:
-    """A fresh browser page (own context, offline routing) with the app loaded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.route(EXTERNAL, _route_offline)
-    context.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)  # 2 shared cores: reruns can take seconds
-    page = context.new_page()
-    page.goto(app_url)
-    yield page
-    context.close()
+def open_page(browser, app_url: str) -> Iterator[object]:
+    """`open_page(width=1280, height=800)`: a fresh page (own context, offline routing)
+    with the app loaded; every context is closed at the end of the test."""
+    contexts = []
+
+    def _open(width: int = 1280, height: int = 800):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        context.route(EXTERNAL, _route_offline)
+        context.set_default_timeout(EXPECT_TIMEOUT_MS)
+        expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+        page = context.new_page()
+        # Script errors (also those inside the map iframe) explain a map that never shows.
+        page.on("pageerror", lambda error: print(f"page error: {error}"))
+        page.goto(app_url)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_page) -> object:
+    """A fresh 1280x800 browser page with the app loaded."""
+    return open_page()
