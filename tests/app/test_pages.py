@@ -25,6 +25,11 @@ def results(at: AppTest) -> pd.DataFrame:
     return at.dataframe[0].value
 
 
+def any_time(at: AppTest) -> AppTest:
+    """Drop the default "open now" filter: results must not depend on when tests run."""
+    return at.radio(key="open_at_mode").set_value("any time").run()
+
+
 def no_errors(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -32,15 +37,18 @@ def no_errors(at: AppTest) -> None:
 
 def test_recommend_page_lists_ranked_results_within_the_radius(app, fake_map):
     app.run()
+    assert app.sidebar.button(key="retrain") is not None
+    any_time(app)
     no_errors(app)
     table = results(app)
     assert list(table["#"]) == list(range(1, len(table) + 1))
     assert (table["distance_m"] <= 2000).all()
-    assert app.sidebar.button(key="retrain") is not None
+    assert (table["open"] == "—").all()  # no time asked: nothing to say about opening
+    assert any(c.value == f"{len(table)} results · within 2.0 km" for c in app.caption)
 
 
 def test_a_map_click_moves_the_location_and_the_results(app, fake_map):
-    app.run()
+    any_time(app.run())
     fake_map.click(*A)
     app.run()
     first = results(app)
@@ -55,7 +63,7 @@ def test_a_map_click_moves_the_location_and_the_results(app, fake_map):
 
 
 def test_another_user_gets_another_ranking(app, fake_map):
-    app.run()
+    any_time(app.run())
     users = app.selectbox(key="user")
     before = list(results(app)["name"])
     app.selectbox(key="user").set_value(users.options[-1].rsplit("(", 1)[1].rstrip(")")).run()
@@ -75,6 +83,8 @@ def test_cuisine_and_price_filters_keep_only_matching_places(app, fake_map):
     assert len(table) > 0
     assert table["cuisines"].str.contains(cuisine, regex=False).all()
     assert table["price"].isin(["$", "$$"]).all()
+    summary = f"{len(table)} result{'s' if len(table) != 1 else ''} · {cuisine} · $–$$ · within"
+    assert any(c.value.startswith(summary) for c in app.caption), [c.value for c in app.caption]
 
 
 def test_empty_state_names_the_tightest_filter(app, fake_map):
