@@ -60,6 +60,14 @@ class Filters:
     k: int = 10
     exclude_visited: bool = False
 
+    def __post_init__(self) -> None:
+        # Filters are cache keys on the serving path, so any iterable of names becomes
+        # a tuple (a list from a UI widget or JSON would not be hashable).
+        if isinstance(self.cuisines, str):
+            object.__setattr__(self, "cuisines", (self.cuisines,))
+        elif not isinstance(self.cuisines, tuple):
+            object.__setattr__(self, "cuisines", tuple(self.cuisines or ()))
+
     def validate(self, known_cuisines: Iterable[str] | None = None) -> Filters:
         """Check every value; return a normalised copy (aware `at`, canonical cuisines).
 

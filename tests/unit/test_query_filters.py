@@ -165,3 +165,12 @@ def test_serving_cache_is_bounded_and_keeps_recently_used() -> None:
     assert cache.get("a") == 1  # now "b" is the least recently used
     cache.put("c", 3)
     assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
+
+
+def test_filters_take_any_iterable_of_cuisines_and_stay_hashable() -> None:
+    from recsys.query import Filters
+
+    assert Filters(cuisines=["Thai", "Pizza"]).cuisines == ("Thai", "Pizza")
+    assert Filters(cuisines="Thai").cuisines == ("Thai",)
+    assert Filters(cuisines=None).cuisines == ()
+    assert hash(Filters(cuisines=["Thai"])) == hash(Filters(cuisines=("Thai",)))
