@@ -5,7 +5,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from recsys import query, users
+from recsys import query, store, users
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.errors import RecsysError
 from ui import fmt, maps, state, widgets
@@ -21,7 +21,7 @@ def profile_form() -> dict | None:
         born = right.date_input("Birthdate", date(1992, 5, 17), min_value=date(1920, 1, 1))
         if not st.form_submit_button("Recommend for this profile", type="primary"):
             return None
-    return {"user_id": "new-user", "name": name, "likes": likes, "price_bracket": bracket,
+    return {"name": name, "likes": likes, "price_bracket": bracket,
             "birthdate": born.isoformat()}  # fmt: skip
 
 
@@ -60,3 +60,12 @@ maps.show(
 )
 st.markdown(f"**{fmt.location(*location)}** (set on the Recommend page)")
 widgets.results_table(rec.results, timed=False)
+
+if st.button(
+    "Save this user",
+    key="save_new_user",
+    help="Keep the profile: it joins the user picker and survives retrains",
+):
+    with state.guard():
+        saved = store.add_user(state.settings(), profile, state.require_model())
+        st.success(f"Saved as **{saved['user_id']}**: pick them on the Recommend page.")

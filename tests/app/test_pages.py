@@ -122,6 +122,22 @@ def test_new_user_gets_cold_start_recommendations(app, fake_map):
     assert len(results(app)) > 0
 
 
+def test_a_saved_new_user_joins_the_user_picker(app, fake_map, prepared):
+    from recsys import store
+
+    app.run()
+    app.switch_page("pages/new_user.py").run()
+    app.text_input[0].input("Saved Newcomer")
+    app.button[0].click().run()
+    app.button(key="save_new_user").click().run()
+    no_errors(app)
+    saved = next(s.value for s in app.success if "Saved as" in s.value)
+    user_id = saved.split("**")[1]
+    assert store.get_user(prepared, user_id)["name"] == "Saved Newcomer"
+    app.switch_page("pages/recommend.py").run()
+    assert any("Saved Newcomer" in option for option in app.selectbox[0].options)
+
+
 def test_added_restaurant_is_served_at_once(app, fake_map):
     app.run()
     app.switch_page("pages/add_restaurant.py").run()
