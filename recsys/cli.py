@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from recsys.errors import RecsysError
+from recsys.progress import close_lines
 
 # command -> (module, function); every function takes (args, settings) -> exit code.
 COMMANDS = {
@@ -98,8 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args, settings) or 0)
     except RecsysError as exc:
+        close_lines()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        close_lines()
         print("error: interrupted.", file=sys.stderr)
         return 130

@@ -35,22 +35,48 @@ def no_progress(_: Progress) -> None:
 
 
 class TextProgress:
-    """Render progress events as a one-line bar on a terminal (stderr by default)."""
+    """Render progress events as a bar on stderr.
+
+    On a terminal the bar is redrawn in place; elsewhere (logs, CI) a line is written
+    only when a stage starts, crosses another 10 %, or ends.
+    """
 
     def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._stage: str | None = None
+        self._decile = -1
 
     def __call__(self, event: Progress) -> None:
-        if self._stage is not None and event.stage != self._stage:
+        new_stage = event.stage != self._stage
+        decile = int(event.fraction * 10)
+        if not self.tty and not new_stage and decile == self._decile:
+            return
+        if self.tty and new_stage and self._stage is not None:
             self.stream.write("\n")
-        self._stage = event.stage
-        filled = int(round(event.fraction * self.width))
+        self._stage, self._decile = event.stage, decile
+        filled = round(event.fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        line = f"\r{event.stage:<10} [{bar}] {event.fraction:6.1%} {event.message}"
-        self.stream.write(line[:160].ljust(80))
-        if event.fraction >= 1.0:
+        line = f"{event.stage:<10} [{bar}] {event.fraction:6.1%} {event.message}"[:160]
+        if self.tty:
+            self.stream.write("\r" + line.ljust(80))
+            _OPEN_LINES.add(self.stream)
+        else:
+            self.stream.write(line + "\n")
+        if self.tty and event.fraction >= 1.0:
             self.stream.write("\n")
+            _OPEN_LINES.discard(self.stream)
             self._stage = None
         self.stream.flush()
+
+
+_OPEN_LINES: set[TextIO] = set()
+
+
+def close_lines() -> None:
+    """End any bar left mid-line, so that an error message starts on a line of its own."""
+    for stream in list(_OPEN_LINES):
+        stream.write("\n")
+        stream.flush()
+    _OPEN_LINES.clear()

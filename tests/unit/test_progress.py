@@ -1,0 +1,36 @@
+"""The CLI's progress bar: quiet in logs, redrawn on terminals, never eating an error line."""
+
+from __future__ import annotations
+
+import io
+
+from recsys.progress import Progress, TextProgress, close_lines
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_logs_get_a_line_per_stage_and_per_tenth_only() -> None:
+    log = io.StringIO()
+    bar = TextProgress(log)
+    for done in range(0, 1001):
+        bar(Progress("index", done, 1000, f"{done}/1000"))
+    bar(Progress("verify", 1, 1, "ok"))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 12  # 0 %, 10 % ... 100 %, then the next stage
+    assert lines[0].startswith("index") and "0/1000" in lines[0]
+    assert "100.0%" in lines[10] and lines[11].startswith("verify")
+
+
+def test_terminal_bar_is_redrawn_and_closed_before_an_error() -> None:
+    tty = Terminal()
+    bar = TextProgress(tty)
+    bar(Progress("train", 1, 4, "epoch 1"))
+    bar(Progress("train", 2, 4, "epoch 2"))
+    assert tty.getvalue().count("\r") == 2 and "\n" not in tty.getvalue()
+    close_lines()
+    assert tty.getvalue().endswith("\n")
+    close_lines()  # nothing left open: no blank line
+    assert not tty.getvalue().endswith("\n\n")
