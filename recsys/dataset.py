@@ -38,6 +38,7 @@ class Dataset:
     fingerprint: str
     sources: dict[str, str] = field(default_factory=dict)
     seed: int = 0
+    description: str = ""  # where the restaurants came from, in one plain sentence
 
     @property
     def user_index(self) -> dict[str, int]:
@@ -116,11 +117,13 @@ def build_dataset(
     progress(Progress("data", 0, 3, "restaurants"))
     if isinstance(restaurants, pd.DataFrame):
         rest, rest_source = restaurants.reset_index(drop=True), "given"
+        description = f"A given table of {len(rest)} restaurants."
     else:
         from recsys.data import load_restaurants
 
         loaded = load_restaurants(settings, path=restaurants, progress=progress)
         rest, rest_source = loaded.frame.reset_index(drop=True), loaded.source
+        description = loaded.description
     progress(Progress("data", 1, 3, "users"))
     if users_path is not None:
         users, user_source = users_mod.load_users(users_path), "file"
@@ -138,4 +141,4 @@ def build_dataset(
     )
     progress(Progress("data", 3, 3, f"{len(users)} users, {len(visits)} interactions"))
     sources = {"restaurants": rest_source, "users": user_source, "interactions": visit_source}
-    return Dataset(rest, users, visits, oracle, split, fingerprint, sources, seed)
+    return Dataset(rest, users, visits, oracle, split, fingerprint, sources, seed, description)

@@ -130,6 +130,7 @@ def prepare(
         "model_version": model.version,
         "live": store.live_info(settings),
         "sources": dataset.sources,
+        "description": dataset.description,
     }
 
 
@@ -188,10 +189,13 @@ def retrain(
         "metrics": model.metrics,
         "live": store.live_info(settings),
         "sources": dataset.sources,
+        "description": dataset.description,
     }
 
 
 def _summary(result: dict[str, Any]) -> str:
+    if result.get("description"):
+        print(f"restaurants: {result['description']}", file=sys.stderr)
     live = result["live"] or {}
     return json.dumps(
         {

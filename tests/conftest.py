@@ -22,6 +22,12 @@ import redis
 from recsys import server
 from recsys.config import Settings
 
+# Tests are hermetic: the restaurants are the deterministic generated set unless a test
+# points RECSYS_DATA_URL at its own local server (tests/integration/test_download.py).
+# Set here, before any test runs, so subprocesses (CLI, the app) inherit it too.
+os.environ["RECSYS_DATA_URL"] = "none"
+os.environ.pop("RECSYS_RESTAURANTS", None)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # Nothing is skipped silently: always list skipped and xfailed tests with their reasons.

@@ -48,6 +48,8 @@ def test_prepare_is_idempotent(prepared) -> None:
     assert not summary["trained"] and not summary["loaded"]
     assert summary["model_version"] == first["model_version"]
     assert summary["version"] == first["version"]
+    # The data source is said plainly (here: generated, since downloads are off).
+    assert "restaurants: Generated San Francisco data set" in again.stderr
 
 
 def test_recommend_prints_one_json_line_per_user(prepared) -> None:
