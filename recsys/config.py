@@ -3,8 +3,10 @@
 - `EMBEDDING_DIM`: the size of both towers' output and of the index's vector field.
 - `TIMEZONE`: San Francisco wall-clock time, used by the hours rules and the UI.
 - `Settings`: where state lives (`RECSYS_DATA_DIR`), the Redis key namespace
-  (`RECSYS_NAMESPACE`), an external Redis (`REDIS_URL`) and a restaurants file
-  (`RECSYS_RESTAURANTS`), all read from the environment and validated once.
+  (`RECSYS_NAMESPACE`), an external Redis (`REDIS_URL`), a restaurants file
+  (`RECSYS_RESTAURANTS`) and the vector index algorithm (`RECSYS_VECTOR_ALGORITHM`:
+  `flat`, exact, the default; or `hnsw`, approximate), all read from the
+  environment and validated once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ TIMEZONE = ZoneInfo(TIMEZONE_NAME)
 # The article's default map centre (Western Addition) and San Francisco's bounds.
 DEFAULT_LAT, DEFAULT_LON = 37.779, -122.439
 DEFAULT_NAMESPACE = "recsys"
+VECTOR_ALGORITHMS = ("flat", "hnsw")
 _NAMESPACE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 
@@ -36,6 +39,7 @@ class Settings:
     namespace: str = DEFAULT_NAMESPACE
     redis_url: str | None = None
     restaurants_file: Path | None = None
+    algorithm: str = "flat"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -55,11 +59,18 @@ class Settings:
                 "rediss:// or unix://."
             )
         restaurants = env.get("RECSYS_RESTAURANTS") or None
+        algorithm = (env.get("RECSYS_VECTOR_ALGORITHM") or "flat").lower()
+        if algorithm not in VECTOR_ALGORITHMS:
+            raise RecsysError(
+                f"RECSYS_VECTOR_ALGORITHM {algorithm!r} is not one of: "
+                f"{', '.join(VECTOR_ALGORITHMS)}."
+            )
         return cls(
             data_dir=data_dir,
             namespace=namespace,
             redis_url=redis_url,
             restaurants_file=Path(restaurants).expanduser() if restaurants else None,
+            algorithm=algorithm,
         )
 
     def path(self, *parts: str) -> Path:

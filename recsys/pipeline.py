@@ -74,10 +74,13 @@ def publish_model(
     model: Any,
     *,
     locked: bool = False,
-    algorithm: str = "flat",
+    algorithm: str | None = None,
     progress: ProgressFn | None = None,
 ) -> str:
-    """Embed every restaurant and user with `model` and publish them as a new version."""
+    """Embed every restaurant and user with `model` and publish them as a new version.
+
+    `algorithm` defaults to `settings.algorithm` (RECSYS_VECTOR_ALGORITHM).
+    """
     restaurants, people = with_added(settings, dataset)
     return store.publish(
         settings,
@@ -87,7 +90,7 @@ def publish_model(
         model.embed_users(people),
         visited_in_training(dataset),
         model.version,
-        algorithm=algorithm,
+        algorithm=algorithm or settings.algorithm,
         progress=progress,
         locked=locked,
     )
@@ -102,7 +105,8 @@ def prepare(
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a compatible checkpoint;
-    load the index only when none is live or it was made by another model.
+    load the index only when none is live, it was made by another model, or it uses
+    another vector algorithm than `settings.algorithm`.
 
     Returns:
         What was done: {"trained", "loaded", "model_version", "live", "sources"}.
@@ -121,7 +125,11 @@ def prepare(
     if model is None:
         return {**retrain(settings, dataset=dataset, progress=report), "trained": True}
     live = store.live_info(settings)
-    loaded = live is None or live["model_version"] != model.version
+    loaded = (
+        live is None
+        or live["model_version"] != model.version
+        or live["algorithm"] != settings.algorithm
+    )
     if loaded:
         publish_model(settings, dataset, model, progress=report)
     return {

@@ -3,6 +3,7 @@ added restaurant is served at once; hostile cuisine values are matched literally
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -149,3 +150,17 @@ def test_added_records_survive_a_reload_with_another_model(served) -> None:
     # Re-embedded by the new model's user tower, not copied from the old version.
     profile = pd.DataFrame([{k: v for k, v in keeper.items() if k not in ("embedding", "visited")}])
     assert keeper["embedding"] == pytest.approx(other.embed_users(profile)[0].tolist(), abs=1e-5)
+
+
+def test_prepare_reloads_with_the_configured_vector_algorithm(served) -> None:
+    settings, _ = served
+    hnsw = dataclasses.replace(settings, algorithm="hnsw")
+    done = pipeline.prepare(hnsw)
+    assert done["loaded"] and not done["trained"]
+    assert store.live_info(settings)["algorithm"] == "hnsw"
+    info = store.client(settings).ft(store.alias_name(settings)).info()
+    assert b"HNSW" in json.dumps(info, default=repr).encode().upper()
+    assert len(recommend(settings, Filters(k=5), vector=np.ones(128)).results) == 5
+    assert not pipeline.prepare(hnsw)["loaded"]  # idempotent
+    assert pipeline.prepare(settings)["loaded"]  # back to FLAT
+    assert store.live_info(settings)["algorithm"] == "flat"

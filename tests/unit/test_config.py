@@ -76,3 +76,11 @@ def test_key_and_path(tmp_path: Path) -> None:
     assert settings.key() == "ns"
     assert settings.path("redis", "port") == tmp_path / "d" / "redis" / "port"
     assert (tmp_path / "d").is_dir()
+
+
+def test_vector_algorithm_is_flat_by_default_and_validated() -> None:
+    assert Settings.from_env({}).algorithm == "flat"
+    assert Settings.from_env({"RECSYS_VECTOR_ALGORITHM": "HNSW"}).algorithm == "hnsw"
+    message = r"RECSYS_VECTOR_ALGORITHM 'ivf' is not one of: flat, hnsw\."
+    with pytest.raises(RecsysError, match=message):
+        Settings.from_env({"RECSYS_VECTOR_ALGORITHM": "ivf"})
