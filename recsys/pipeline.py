@@ -93,6 +93,7 @@ def publish_model(
         algorithm=algorithm or settings.algorithm,
         progress=progress,
         locked=locked,
+        model_info={"created": model.created, "metrics": model.metrics},
     )
 
 

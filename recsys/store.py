@@ -297,7 +297,10 @@ def _busy_message(holder: dict[str, Any] | None) -> str:
 
 
 def live_info(settings: Settings) -> dict[str, Any] | None:
-    """The live version (version, index, model_version, counts, cuisines, loaded_at)."""
+    """The live version (version, index, model_version, model, counts, cuisines, loaded_at).
+
+    `model` is what `publish` was told about the model (created, metrics), or {}.
+    """
     raw = client(settings).hgetall(live_key(settings))
     if not raw:
         return None
@@ -306,6 +309,7 @@ def live_info(settings: Settings) -> dict[str, Any] | None:
         info[field] = int(info[field])
     info["cuisines"] = json.loads(info.get("cuisines", "[]"))
     info["algorithm"] = info.get("algorithm", "flat")
+    info["model"] = json.loads(info.get("model", "{}"))
     return info
 
 
@@ -346,6 +350,7 @@ def publish(
     progress: ProgressFn | None = None,
     owner: str | None = None,
     locked: bool = False,
+    model_info: Mapping[str, Any] | None = None,
 ) -> str:
     """Load a complete new version, verify it, switch the alias to it, drop the old one.
 
@@ -356,6 +361,8 @@ def publish(
         model_version: the checkpoint version that made the embeddings (kept in Redis).
         algorithm: "flat" (exact) or "hnsw".
         locked: the caller already holds `load_lock` (e.g. a retrain).
+        model_info: what to show about the model (e.g. created, metrics), kept in the
+            live pointer so status displays need neither the checkpoint nor PyTorch.
 
     Returns:
         The new version number, as a string.
@@ -369,6 +376,7 @@ def publish(
             return publish(
                 settings, restaurants, restaurant_vectors, users, user_vectors, visited,
                 model_version, algorithm=algorithm, progress=progress, locked=True,
+                model_info=model_info,
             )  # fmt: skip
     _check_lengths(restaurants, restaurant_vectors, "restaurants")
     _check_lengths(users, user_vectors, "users")
@@ -382,7 +390,8 @@ def publish(
         _load_restaurants(index, restaurants, restaurant_vectors, report)
         _load_users(settings, version, users, user_vectors, visited, report)
         _verify(index, len(restaurants), restaurant_vectors, report)
-        _switch(settings, version, restaurants, len(users), model_version, algorithm)
+        _switch(settings, version, restaurants, len(users), model_version, algorithm,
+                model_info or {})  # fmt: skip
     except BaseException:
         # Interrupted or failed: the previous version is untouched; remove our partial one.
         drop_version(settings, version)
@@ -471,6 +480,7 @@ def _switch(
     n_users: int,
     model_version: str,
     algorithm: str,
+    model_info: Mapping[str, Any],
 ) -> None:
     """Point the alias and the live pointer at `version` in one transaction."""
     cuisines = sorted({str(c) for cs in restaurants["cuisines"] for c in (cs or ())})
@@ -482,6 +492,7 @@ def _switch(
         "users": n_users,
         "cuisines": json.dumps(cuisines),
         "algorithm": algorithm,
+        "model": json.dumps(_plain(dict(model_info))),
         # Unique per load: version numbers restart when a namespace is wiped, so caches
         # of served data (query.py) key on this too.
         "load_id": uuid.uuid4().hex,

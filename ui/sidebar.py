@@ -46,9 +46,10 @@ def _when(value: Any) -> str:
 
 
 def _model_status() -> None:
+    # Everything here comes from the live pointer in Redis: the model being served, not
+    # whatever checkpoint is on disk, and no PyTorch import on the way to the map.
     st.subheader("Model")
     try:
-        trained = state.model()
         live = _live_info()
     except RecsysError as exc:
         st.warning(str(exc))
@@ -56,18 +57,18 @@ def _model_status() -> None:
     except Exception as exc:  # the sidebar must never take the page down
         st.warning(f"Model status unavailable: {exc.__class__.__name__}.")
         return
-    if trained is None:
-        st.info("No model yet.")
+    if not live:
+        st.info("No model is serving yet.")
         return
-    st.markdown(f"**Version** `{trained.version}`  \nTrained {_when(trained.created)}")
-    metrics = key_metrics(trained)
+    served = live.get("model") or {}
+    st.markdown(f"**Version** `{live['model_version']}`  \nTrained {_when(served.get('created'))}")
     # One line, not st.metric columns: three metrics do not fit the sidebar's width.
+    metrics = key_metrics(served.get("metrics") or {}, live["model_version"])
     st.markdown(" · ".join(f"{name} **{value}**" for name, value in metrics.items()))
-    if live:
-        st.caption(
-            f"Index version {live['version']} · {live['restaurants']} restaurants · "
-            f"{live['users']} users · serving model `{live['model_version']}`"
-        )
+    st.caption(
+        f"Index version {live['version']} ({live['algorithm'].upper()}) · "
+        f"{live['restaurants']} restaurants · {live['users']} users"
+    )
 
 
 def _live_info() -> dict[str, Any]:
@@ -76,15 +77,16 @@ def _live_info() -> dict[str, Any]:
     return store.live_info(state.settings()) or {}
 
 
-def key_metrics(trained: Any) -> dict[str, str]:
+def key_metrics(metrics: dict[str, Any], model_version: str) -> dict[str, str]:
     """Headline numbers: validation recall@10, warm-user test recall@10, epochs."""
-    metrics = trained.metrics or {}
     shown = {"val R@10": f"{metrics.get('val_recall@10', float('nan')):.3f}"}
     results = state.evaluation() or {}
+    if results.get("model_version") != model_version:
+        results = {}  # an evaluation of another model: not this one's numbers
     warm = results.get("segments", {}).get("warm_users", {}).get("two_tower", {})
     if "recall@10" in warm:
         shown["test R@10"] = f"{warm['recall@10']:.3f}"
-    shown["epochs"] = str(metrics.get("epochs", len(trained.history)))
+    shown["epochs"] = str(metrics.get("epochs", "?"))
     return shown
 
 
@@ -164,8 +166,9 @@ def announce() -> None:
     if error:
         st.sidebar.error(error)
     if st.session_state.pop("retrain_toast", None):
-        trained = state.model()
-        metrics = key_metrics(trained) if trained else {}
+        live = _live_info()
+        served = live.get("model") or {}
+        metrics = key_metrics(served.get("metrics") or {}, live.get("model_version", ""))
         summary = ", ".join(f"{k} {v}" for k, v in metrics.items())
-        version = getattr(trained, "version", "?")
+        version = live.get("model_version", "?")
         st.toast(f"New model {version} is live. {summary}", icon="✅")

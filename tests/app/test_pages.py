@@ -47,6 +47,19 @@ def test_recommend_page_lists_ranked_results_within_the_radius(app, fake_map):
     assert any(c.value == f"{len(table)} results · within 2.0 km" for c in app.caption)
 
 
+def test_sidebar_describes_the_served_model(app, fake_map, prepared):
+    from recsys import store
+
+    live = store.live_info(prepared)
+    app.run()
+    no_errors(app)
+    text = " ".join(m.value for m in app.sidebar.markdown)
+    assert live["model_version"] in text and "val R@10 **0." in text
+    assert f"epochs **{live['model']['metrics']['epochs']}**" in text
+    captions = " ".join(c.value for c in app.sidebar.caption)
+    assert f"Index version {live['version']} (FLAT)" in captions
+
+
 def test_a_map_click_moves_the_location_and_the_results(app, fake_map):
     any_time(app.run())
     fake_map.click(*A)

@@ -117,3 +117,11 @@ def test_schema_has_every_hours_slot_and_the_model_dimension() -> None:
     assert schema.fields["embedding"].attrs.algorithm.value.lower() == "hnsw"
     with pytest.raises(RecsysError, match="'ivf' is not 'flat' or 'hnsw'"):
         store.schema_for("x", "y", algorithm="ivf")
+
+
+def test_live_pointer_carries_what_the_caller_said_about_the_model(settings, tables) -> None:
+    info = {"created": "2026-11-28T10:00:00+00:00", "metrics": {"val_recall@10": 0.61}}
+    _publish(settings, tables, model_info=info)
+    assert store.live_info(settings)["model"] == info
+    _publish(settings, tables, seed=3, model="m2")
+    assert store.live_info(settings)["model"] == {}  # never another model's numbers
