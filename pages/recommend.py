@@ -74,8 +74,9 @@ with map_col:
 if take_click(out):
     st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
 
+# The summary line first: it keeps its place on the page whether or not a table follows.
+st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.results:
     widgets.results_table(rec.results, timed)
-st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.passing is not None:  # fewer than k: say which filter removed what
     widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))

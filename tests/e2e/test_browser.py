@@ -179,6 +179,7 @@ def test_map_clicks_move_location_and_recommendations(page: Page):
 
 def test_another_user_changes_the_ranking(page: Page):
     loaded(page)
+    any_time(page)
     before = repr(table_rows(page))
     page.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option").nth(5).click()
