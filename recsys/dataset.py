@@ -23,7 +23,7 @@ from recsys.config import Settings
 from recsys.progress import Progress, ProgressFn, no_progress
 
 DEFAULT_USERS = 1000
-SIMULATION_VERSION = 2  # bump when the simulation changes, so caches are rebuilt
+SIMULATION_VERSION = 3  # bump when the simulation changes, so caches are rebuilt
 
 
 @dataclass

@@ -159,7 +159,12 @@ def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
                 "email": fake.email(),
                 "address": fake.address().replace("\n", ", "),
                 "phone_number": fake.phone_number(),
-                "birthdate": fake.date_of_birth(minimum_age=18, maximum_age=80).isoformat(),
+                # Ages 18-80 on REFERENCE_DATE, not today: the same seed gives the same
+                # users on any day (Faker's date_of_birth counts from today).
+                "birthdate": fake.date_between(
+                    REFERENCE_DATE.replace(year=REFERENCE_DATE.year - 80),
+                    REFERENCE_DATE.replace(year=REFERENCE_DATE.year - 18),
+                ).isoformat(),
                 "likes": [LIKES[j] for j in sorted(likes)],
                 "account_created_on": fake.date_between(
                     date(2015, 1, 1), REFERENCE_DATE

@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from tests_frames import restaurants
 
@@ -10,6 +11,7 @@ from recsys.users import (
     ARTICLE_LIKES,
     LIKE_RULES,
     LIKES,
+    REFERENCE_DATE,
     USER_FIELDS,
     generate_users,
     like_matrix,
@@ -33,6 +35,15 @@ def test_generated_users_are_deterministic_and_well_formed():
     assert a["likes"].map(len).between(1, 4).all()
     assert set(a["price_bracket"]) <= {"low", "middle", "high"}
     assert set(a["profile_visibility"]) <= {"public", "private", "friends-only"}
+
+
+def test_generated_users_do_not_depend_on_today():
+    # A golden value: birthdates drawn relative to today would change from day to day
+    # (and with them the data fingerprint, forcing a retrain).
+    a = generate_users(50, seed=3)
+    assert a["birthdate"].iloc[:3].tolist() == ["1993-04-18", "1989-07-18", "1945-09-17"]
+    ages = (pd.Timestamp(REFERENCE_DATE) - pd.to_datetime(a["birthdate"])).dt.days / 365.25
+    assert ages.between(18, 80).all()
 
 
 def test_like_matrix_follows_the_rules():
