@@ -207,14 +207,25 @@ def run(
     return figures
 
 
+def bar(value: float, scale: float, width: int = 40) -> str:
+    """A horizontal bar of `value` on a `scale` that fills `width` characters."""
+    eighths = round(max(0.0, value) / scale * width * 8) if scale > 0 else 0
+    full, rest = divmod(min(eighths, width * 8), 8)
+    return "█" * full + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[rest]
+
+
 def _table(f: dict[str, Any]) -> str:
     lat = f["latency_ms"]
     lines = [
         f"Default data, all filters ({f['results']} results, {f['iterations']} interleaved "
         "calls each): latency ms",
-        f"{'':24}{'p50':>9}{'p99':>9}",
+        f"{'':24}{'p50':>9}{'p99':>9}  p50",
     ]
-    lines += [f"{name:24}{v['p50']:9.3f}{v['p99']:9.3f}" for name, v in lat.items()]
+    scale = max(v["p50"] for v in lat.values())
+    lines += [
+        f"{name:24}{v['p50']:9.3f}{v['p99']:9.3f}  {bar(v['p50'], scale)}"
+        for name, v in lat.items()
+    ]
     lines.append(
         f"recommend / FT.SEARCH p50: {f['ratio_recommend_to_ft_search_p50']:.2f} (goal <= 1.3)"
     )

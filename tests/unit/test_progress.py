@@ -34,3 +34,12 @@ def test_terminal_bar_is_redrawn_and_closed_before_an_error() -> None:
     assert tty.getvalue().endswith("\n")
     close_lines()  # nothing left open: no blank line
     assert not tty.getvalue().endswith("\n\n")
+
+
+def test_bench_bars_are_proportional() -> None:
+    from recsys.bench import bar
+
+    assert bar(1.0, 1.0, width=10) == "█" * 10
+    assert bar(0.5, 1.0, width=10) == "█" * 5
+    assert bar(0.55, 1.0, width=10) == "█" * 5 + "▌"
+    assert bar(0.0, 1.0) == "" and bar(2.0, 1.0, width=4) == "████"
