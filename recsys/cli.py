@@ -102,6 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         close_lines()
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only directory: still one plain line
+        close_lines()
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         close_lines()
         print("error: interrupted.", file=sys.stderr)

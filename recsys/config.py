@@ -46,6 +46,8 @@ class Settings:
         """Read and validate settings from the environment (or a given mapping)."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("RECSYS_DATA_DIR") or "data").expanduser().resolve()
+        if data_dir.exists() and not data_dir.is_dir():
+            raise RecsysError(f"RECSYS_DATA_DIR {str(data_dir)!r} is a file, not a directory.")
         namespace = env.get("RECSYS_NAMESPACE") or DEFAULT_NAMESPACE
         if not _NAMESPACE_RE.match(namespace):
             raise RecsysError(
@@ -75,7 +77,12 @@ class Settings:
 
     def path(self, *parts: str) -> Path:
         """A path under the data directory (the directory is created on demand)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecsysError(
+                f"the data directory {str(self.data_dir)!r} cannot be created ({exc.strerror})."
+            ) from None
         return self.data_dir.joinpath(*parts)
 
     def key(self, *parts: str) -> str:

@@ -84,3 +84,13 @@ def test_vector_algorithm_is_flat_by_default_and_validated() -> None:
     message = r"RECSYS_VECTOR_ALGORITHM 'ivf' is not one of: flat, hnsw\."
     with pytest.raises(RecsysError, match=message):
         Settings.from_env({"RECSYS_VECTOR_ALGORITHM": "ivf"})
+
+
+def test_data_dir_that_is_a_file_is_named(tmp_path: Path) -> None:
+    a_file = tmp_path / "data"
+    a_file.write_text("not a directory")
+    with pytest.raises(RecsysError, match=r"RECSYS_DATA_DIR '.*data' is a file, not a directory\."):
+        Settings.from_env({"RECSYS_DATA_DIR": str(a_file)})
+    blocked = Settings(data_dir=a_file / "below")
+    with pytest.raises(RecsysError, match="cannot be created"):
+        blocked.path("model")
