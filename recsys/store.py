@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from functools import lru_cache
@@ -593,23 +593,13 @@ def add_restaurant(settings: Settings, record: Mapping[str, Any], model: Any) ->
     from recsys import data
 
     row = data.validate_record(dict(record))
-    with load_lock(settings, what="restaurant addition"):
-        live = require_live(settings)
-        _require_serving_model(live, model)
-        key = f"{restaurant_prefix(settings, live['version'])}:{row['id']}"
-        conn = client(settings)
-        if conn.exists(key):
-            raise RecsysError(f"restaurant id {row['id']!r} is already served.")
-        vector = np.asarray(model.embed_restaurants(pd.DataFrame([row])))[0]
-        doc = restaurant_doc(row, vector)
+
+    def build(live: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        doc = restaurant_doc(row, np.asarray(model.embed_restaurants(pd.DataFrame([row])))[0])
         cuisines = sorted(set(live["cuisines"]) | set(doc.get("cuisines") or ()))
-        pipe = conn.pipeline(transaction=True)
-        pipe.json().set(key, "$", doc)
-        pipe.hincrby(live_key(settings), "restaurants", 1)
-        pipe.hset(live_key(settings), "cuisines", json.dumps(cuisines))
-        pipe.hset(added_key(settings, "restaurants"), row["id"], json.dumps(dict(record)))
-        pipe.execute()
-    return {k: v for k, v in doc.items() if k != "embedding"}
+        return doc, {"cuisines": json.dumps(cuisines)}
+
+    return _add_live(settings, "restaurants", row["id"], dict(record), model, build)
 
 
 def add_user(settings: Settings, profile: Mapping[str, Any], model: Any) -> dict[str, Any]:
@@ -632,19 +622,41 @@ def add_user(settings: Settings, profile: Mapping[str, Any], model: Any) -> dict
     given = dict(profile)
     given.setdefault("user_id", f"new-{uuid.uuid4().hex[:8]}")
     row = users.validate_profile(given, where=f"user {given['user_id']!r}")
-    with load_lock(settings, what="user addition"):
+
+    def build(_: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        vector = np.asarray(model.embed_users(pd.DataFrame([row])))[0]
+        return user_doc(row, vector, ()), {}
+
+    return _add_live(settings, "users", row["user_id"], _plain(row), model, build)
+
+
+def _add_live(
+    settings: Settings,
+    kind: str,
+    item_id: str,
+    record: Mapping[str, Any],
+    model: Any,
+    build: Callable[[Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+) -> dict[str, Any]:
+    """Serve one new restaurant or user at once and remember its record for later loads.
+
+    `build(live)` embeds it and returns (document, extra fields of the live pointer).
+    """
+    prefix = {"restaurants": restaurant_prefix, "users": user_prefix}[kind]
+    with load_lock(settings, what=f"{kind[:-1]} addition"):
         live = require_live(settings)
         _require_serving_model(live, model)
-        key = f"{user_prefix(settings, live['version'])}:{row['user_id']}"
+        key = f"{prefix(settings, live['version'])}:{item_id}"
         conn = client(settings)
         if conn.exists(key):
-            raise RecsysError(f"user id {row['user_id']!r} is already taken.")
-        vector = np.asarray(model.embed_users(pd.DataFrame([row])))[0]
-        doc = user_doc(row, vector, ())
+            raise RecsysError(f"{kind[:-1]} id {item_id!r} is already served.")
+        doc, live_fields = build(live)
         pipe = conn.pipeline(transaction=True)
         pipe.json().set(key, "$", doc)
-        pipe.hincrby(live_key(settings), "users", 1)
-        pipe.hset(added_key(settings, "users"), row["user_id"], json.dumps(_plain(row)))
+        pipe.hincrby(live_key(settings), kind, 1)
+        if live_fields:
+            pipe.hset(live_key(settings), mapping=live_fields)
+        pipe.hset(added_key(settings, kind), item_id, json.dumps(dict(record)))
         pipe.execute()
     return {k: v for k, v in doc.items() if k != "embedding"}
 

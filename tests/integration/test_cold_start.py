@@ -125,7 +125,7 @@ def test_added_user_is_served_by_id_and_refused_twice(served) -> None:
     by_id = recommend(settings, Filters(k=10), user_id="guest-1")
     by_vector = recommend(settings, Filters(k=10), vector=vector)
     assert [r["id"] for r in by_id.results] == [r["id"] for r in by_vector.results]
-    with pytest.raises(RecsysError, match="already taken"):
+    with pytest.raises(RecsysError, match="already served"):
         store.add_user(settings, profile, model)
     with pytest.raises(RecsysError, match="likes"):
         store.add_user(settings, {"user_id": "guest-2", "likes": ["gravel"],
