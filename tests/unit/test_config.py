@@ -65,7 +65,9 @@ def test_bad_redis_url_scheme_is_named_in_one_sentence(url: str) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["redis://localhost:6379", "rediss://h:1", "unix:///var/run/redis.sock"])
+@pytest.mark.parametrize(
+    "url", ["redis://localhost:6379", "rediss://h:1", "unix:///var/run/redis.sock"]
+)
 def test_good_redis_urls(url: str) -> None:
     assert Settings.from_env({"REDIS_URL": url}).redis_url == url
 
