@@ -188,8 +188,15 @@ class _Inputs:
     generator: torch.Generator
 
 
-def _inputs(dataset: Dataset, encoders: FeatureEncoders, config: ModelConfig, seed: int):
-    u, r = _pairs(dataset.split.train, dataset)
+def _inputs(
+    dataset: Dataset,
+    encoders: FeatureEncoders,
+    config: ModelConfig,
+    seed: int,
+    pairs: pd.DataFrame | None = None,
+):
+    """Encoded features and batches of `pairs` (default: the training visits)."""
+    u, r = _pairs(dataset.split.train if pairs is None else pairs, dataset)
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(
         TensorDataset(_tensor(u), _tensor(r)),
@@ -230,6 +237,32 @@ def _fit(net: TwoTower, data: _Inputs, dataset: Dataset, config: ModelConfig, pr
     return history, best
 
 
+def best_epoch(history: list[dict[str, float]]) -> int:
+    """The first epoch with the highest validation recall@10: the one early stopping kept."""
+    return int(max(history, key=lambda h: h["val_recall@10"])["epoch"])
+
+
+def _refit(
+    dataset: Dataset, encoders: FeatureEncoders, config: ModelConfig, seed: int, epochs: int
+) -> TwoTower:
+    """A fresh net trained on train + validation visits for `epochs` epochs.
+
+    Validation visits are legitimate training data for the final model; the epoch
+    count early stopping chose on them is the only thing carried over.
+    """
+    _seed_everything(seed)
+    pairs = pd.concat([dataset.split.train, dataset.split.val], ignore_index=True)
+    data = _inputs(dataset, encoders, config, seed, pairs)
+    net = TwoTower(data.xu.shape[1], data.xr.shape[1], config)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = _scheduler(optimizer, config)
+    for _ in range(epochs):
+        _run_epoch(net, data, optimizer, config)
+        scheduler.step()
+    net.eval()
+    return net
+
+
 def train(
     dataset: Dataset,
     *,
@@ -238,7 +271,11 @@ def train(
     seed: int = 0,
     progress: ProgressFn | None = None,
 ) -> TrainedModel:
-    """Train the two towers on the training split; early-stop on validation recall@10."""
+    """Train the two towers on the training split; early-stop on validation recall@10.
+
+    With `config.refit` (the default), the returned net is then trained afresh on
+    training + validation visits for the early-stopped number of epochs.
+    """
     config = copy.deepcopy(config or ModelConfig())
     if epochs is not None:
         if not 1 <= epochs <= 10_000:
@@ -252,11 +289,19 @@ def train(
         encoders = fit_encoders(dataset)
         data = _inputs(dataset, encoders, config, seed)
         net = TwoTower(data.xu.shape[1], data.xr.shape[1], config)
-        history, best = _fit(net, data, dataset, config, progress or no_progress)
+        progress = progress or no_progress
+        history, best = _fit(net, data, dataset, config, progress)
+        refit_epochs = 0
+        if config.refit and len(dataset.split.val) > 0:
+            refit_epochs = best_epoch(history)
+            message = f"refit on training + validation visits for {refit_epochs} epochs"
+            progress(Progress("train", config.max_epochs, config.max_epochs, message))
+            net = _refit(dataset, encoders, config, seed, refit_epochs)
     created = datetime.now(timezone.utc)
     metrics = {
-        "val_recall@10": best,
+        "val_recall@10": best,  # of the early-stopped net; the refit one has seen validation
         "epochs": len(history),
+        "refit_epochs": refit_epochs,
         "train_seconds": round(time.perf_counter() - started, 3),
     }
     return TrainedModel(

@@ -11,7 +11,8 @@ from recsys.config import Settings
 from recsys.dataset import build_dataset
 from recsys.errors import RecsysError
 from recsys.evaluate import ranking_metrics, relevant_by_user
-from recsys.train import load_checkpoint, save_checkpoint, train
+from recsys.model import ModelConfig
+from recsys.train import best_epoch, load_checkpoint, save_checkpoint, train
 from recsys.users import generate_users, save_users
 
 
@@ -111,3 +112,25 @@ def test_checkpoint_for_other_data_missing_or_garbage_is_refused(model, tmp_path
 def test_bad_epochs_are_refused(dataset):
     with pytest.raises(RecsysError, match="epochs 0"):
         train(dataset, epochs=0)
+
+
+def test_best_epoch_is_the_first_with_the_highest_validation_recall():
+    history = [
+        {"epoch": e, "val_recall@10": v} for e, v in [(1, 0.3), (2, 0.5), (3, 0.5), (4, 0.4)]
+    ]
+    assert best_epoch(history) == 2
+
+
+def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset, model):
+    assert model.config.refit and model.metrics["refit_epochs"] == best_epoch(model.history)
+    plain = train(dataset, config=ModelConfig(refit=False), epochs=8, seed=0)
+    assert plain.metrics["refit_epochs"] == 0 and plain.history == model.history
+    # The refit model has learned the validation visits; the early-stopped one never saw them.
+    val = relevant_by_user(dataset, dataset.split.val)
+    seen = relevant_by_user(dataset, dataset.split.train)
+
+    def val_recall(m):
+        scores = m.embed_users(dataset.users) @ m.embed_restaurants(dataset.restaurants).T
+        return ranking_metrics(scores, val, seen)["recall@10"]
+
+    assert val_recall(model) > val_recall(plain) + 0.05
