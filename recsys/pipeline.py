@@ -62,7 +62,8 @@ def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
         extra = extra[~extra["id"].isin(restaurants["id"])]
         restaurants = pd.concat([restaurants, extra], ignore_index=True)
     profiles = [users.validate_profile(p) for p in store.added_records(settings, "users")]
-    profiles = [p for p in profiles if p["user_id"] not in set(people["user_id"])]
+    known = set(people["user_id"])
+    profiles = [p for p in profiles if p["user_id"] not in known]
     if profiles:
         people = pd.concat([people, pd.DataFrame(profiles)], ignore_index=True)
     return restaurants, people
@@ -93,7 +94,12 @@ def publish_model(
         algorithm=algorithm or settings.algorithm,
         progress=progress,
         locked=locked,
-        model_info={"created": model.created, "metrics": model.metrics},
+        model_info={
+            "created": model.created,
+            "metrics": model.metrics,
+            "restaurants_source": dataset.sources.get("restaurants", ""),
+            "restaurants_description": dataset.description,
+        },
     )
 
 

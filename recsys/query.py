@@ -430,7 +430,7 @@ def recommend(
     _checked(filters, None)  # fail on bad values before any round trip
     given = None
     if vector is not None:
-        given = _User(np.asarray(store._vector_list(vector), dtype=np.float32).tobytes(), ())
+        given = _User(np.asarray(store.vector_list(vector), dtype=np.float32).tobytes(), ())
     try:
         return _serve(settings, filters, user_id, given)
     except redis.ConnectionError:

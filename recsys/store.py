@@ -197,11 +197,12 @@ def restaurant_doc(row: Mapping[str, Any], vector: Iterable[float]) -> dict[str,
     doc["intervals"] = None if intervals is None else [list(map(int, iv)) for iv in intervals]
     doc["location"] = f"{float(row['lon'])},{float(row['lat'])}"
     doc.update(hours.slot_fields(None if intervals is None else tuple(map(tuple, intervals))))
-    doc["embedding"] = _vector_list(vector)
+    doc["embedding"] = vector_list(vector)
     return doc
 
 
-def _vector_list(vector: Iterable[float]) -> list[float]:
+def vector_list(vector: Iterable[float]) -> list[float]:
+    """`vector` as a list of EMBEDDING_DIM finite floats (RecsysError otherwise)."""
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
     if array.shape[0] != EMBEDDING_DIM or not np.isfinite(array).all():
         raise RecsysError(
@@ -215,7 +216,7 @@ def user_doc(row: Mapping[str, Any], vector: Iterable[float], visited: Iterable[
     """The JSON document of one user: profile, embedding and training visits."""
     doc = {k: _plain(v) for k, v in row.items()}
     doc["user_id"] = str(row["user_id"])
-    doc["embedding"] = _vector_list(vector)
+    doc["embedding"] = vector_list(vector)
     doc["visited"] = sorted({str(v) for v in visited})
     return doc
 

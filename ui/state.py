@@ -60,13 +60,14 @@ def redis_client() -> redis.Redis:
     return client
 
 
-@st.cache_data(show_spinner="Loading restaurants…")
 def source() -> tuple[str, str]:
-    """(source, plain description) of the restaurants data in use."""
-    from recsys import data
-
-    loaded = data.load_restaurants(settings())
-    return loaded.source, loaded.description
+    """(source, plain description) of the restaurants being served, as recorded in Redis
+    when they were loaded (no file is read and no download is tried from the UI)."""
+    served = live().get("model") or {}
+    return (
+        served.get("restaurants_source") or "unknown",
+        served.get("restaurants_description") or "Reload with `python -m recsys prepare`.",
+    )
 
 
 @st.cache_data(show_spinner="Reading the live index…", max_entries=4)
@@ -115,7 +116,6 @@ def model() -> Any:
 
 def clear() -> None:
     """Forget everything derived from the model and data (after a retrain or a new record)."""
-    source.clear()
     _live_table.clear()
     model.clear()
 

@@ -119,6 +119,8 @@ def test_each_page_opens_without_errors(app, fake_map, page):
 def test_data_page_search_filters_rows(app, fake_map):
     app.run()
     app.switch_page("pages/data.py").run()
+    # The source recorded with the live index is stated plainly.
+    assert any("Generated San Francisco data set" in i.value for i in app.info)
     total = len(app.dataframe[0].value)
     name = app.dataframe[0].value["name"].iloc[0]
     app.text_input(key="search_restaurants").input(name).run()
