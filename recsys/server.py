@@ -336,8 +336,13 @@ def _ensure_embedded(settings: Settings) -> str:
         url = _embedded_url(settings)
         pid = _running_pid(settings)
         if url is not None and pid is not None:
-            _wait_ready(url, pid, files)  # ours and alive: it may still be loading its AOF
-            return url
+            try:
+                _wait_ready(url, pid, files)  # ours and alive: it may still be loading its AOF
+                return url
+            except RecsysError:
+                if _pid_alive(pid):
+                    raise
+                # It died while we looked (e.g. killed a moment ago): start a fresh one.
         return _start(settings, files)
 
 
