@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from recsys import store
-from recsys.hours import DAYS
+from recsys import coldstart
+from recsys.data.hours import DAYS
 from ui import fmt, maps, state
 
 
@@ -54,5 +54,5 @@ if submitted:
         record = {"name": name, "address": address, "latitude": place[0], "longitude": place[1],
                   "cuisine": cuisines, "price": price, "rating": rating, "hours": hours,
                   "locality": "San Francisco"}  # fmt: skip
-        doc = store.add_restaurant(state.settings(), record, trained)
+        doc = coldstart.add_restaurant(state.settings(), record, trained)
     st.success(f"{doc['name']} is live (id `{doc['id']}`); it now appears wherever it matches.")

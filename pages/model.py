@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from recsys import evaluate
+from recsys.model import evaluate, metrics
 from ui import state
 
 st.title("🧠 The two-tower model")
@@ -35,7 +35,7 @@ st.subheader("Evaluation: two-tower vs oracle vs baselines")
 if results is None:
     st.info("No evaluation yet: run `python -m recsys evaluate` (or retrain).")
 else:
-    metric = st.radio("Metric", evaluate.METRICS, horizontal=True)
+    metric = st.radio("Metric", metrics.METRICS, horizontal=True)
     rows = [
         {"segment": seg, "model": row, "value": scores.get(metric)}
         for seg, by_row in results["segments"].items()

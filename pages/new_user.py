@@ -2,12 +2,13 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
-from recsys import query, store, users
+from recsys import coldstart
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
-from recsys.errors import RecsysError
+from recsys.data import users
+from recsys.serving.filters import Filters
+from recsys.serving.recommend import recommend
 from ui import fmt, maps, state, widgets
 
 
@@ -27,10 +28,7 @@ def profile_form() -> dict | None:
 
 def embed(profile: dict) -> list[float]:
     """Validate and embed with the model that serves the live index (no retraining)."""
-    trained, live = state.require_model(), state.live()
-    if trained.version != live["model_version"]:
-        raise RecsysError("the saved model is not the one serving: wait for the retrain to end.")
-    return trained.embed_users(pd.DataFrame([users.validate_profile(profile)]))[0].tolist()
+    return coldstart.embed_profile(state.settings(), profile, state.require_model())[1]
 
 
 st.title("🙋 New user")
@@ -48,8 +46,8 @@ location = st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 radius = widgets.radius_control(key="new_radius_km")
 with state.guard():
     live = state.live()
-    filters = query.Filters(lat=location[0], lon=location[1], radius_m=radius, k=10)
-    rec = query.recommend(state.settings(), filters, vector=vector)
+    filters = Filters(lat=location[0], lon=location[1], radius_m=radius, k=10)
+    rec = recommend(state.settings(), filters, vector=vector)
 st.subheader(f"Top {len(rec.results)} for {profile['name'] or 'the new user'}")
 maps.show(
     maps.live_base_map(live),
@@ -67,5 +65,5 @@ if st.button(
     help="Keep the profile: it joins the user picker and survives retrains",
 ):
     with state.guard():
-        saved = store.add_user(state.settings(), profile, state.require_model())
+        saved = coldstart.add_user(state.settings(), profile, state.require_model())
         st.success(f"Saved as **{saved['user_id']}**: pick them on the Recommend page.")

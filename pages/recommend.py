@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from recsys import query
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
+from recsys.serving.filters import Filters
+from recsys.serving.recommend import recommend
 from ui import fmt, maps, state, widgets
 
 
@@ -17,7 +18,7 @@ def take_click(value: dict | None) -> bool:
     return True
 
 
-def filter_controls(cuisines: list[str], lat: float, lon: float) -> query.Filters:
+def filter_controls(cuisines: list[str], lat: float, lon: float) -> Filters:
     """The filters, two to a row so the map, the filters and the table fit one screen."""
     left, right = st.columns(2)
     with left:
@@ -30,7 +31,7 @@ def filter_controls(cuisines: list[str], lat: float, lon: float) -> query.Filter
         min_rating = widgets.rating_control()
     with right:
         k = widgets.k_control()
-    return query.Filters(
+    return Filters(
         lat=lat,
         lon=lon,
         radius_m=radius_m,
@@ -57,7 +58,7 @@ with side_col:
     with st.expander("Filters", expanded=True):
         filters = filter_controls(live["cuisines"], *st.session_state["location"])
 with state.guard():
-    rec = query.recommend(settings, filters, user_id=user_id)
+    rec = recommend(settings, filters, user_id=user_id)
 
 with map_col:
     timed = filters.at is not None

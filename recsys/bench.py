@@ -17,21 +17,27 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from recsys import query, store
 from recsys.config import DEFAULT_LAT, DEFAULT_LON, Settings
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
+from recsys.serving import index, keys, server
+from recsys.serving.filters import Filters, search_args
+from recsys.serving.recommend import parse_search_reply, recommend, search_command
+
+if TYPE_CHECKING:
+    from recsys.data.dataset import Dataset
+    from recsys.model.train import TrainedModel
 
 ITERATIONS = 2000
 WARM_UP = 200
 BAY_N = 100_000
 BAY_ITERATIONS = 200
 RECALL_QUERIES = 200
-ALL_FILTERS = query.Filters(
+ALL_FILTERS = Filters(
     lat=DEFAULT_LAT,
     lon=DEFAULT_LON,
     radius_m=4000,
@@ -76,28 +82,28 @@ def _interleaved(
 
 def _bare_search(settings: Settings, args: tuple[Any, ...], vector: bytes) -> Callable[[], Any]:
     """redis-py's raw FT.SEARCH on the alias: the same arguments and vector bytes."""
-    conn = store.client(settings)
-    command = ("FT.SEARCH", store.alias_name(settings), *args, "PARAMS", 2, "vector", vector)
+    conn = server.client(settings)
+    command = search_command(settings, args, vector)
     return lambda: conn.execute_command(*command)
 
 
 def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...]) -> dict:
     """recommend vs a bare FT.SEARCH of the same query vs PING, interleaved in one run."""
     filters = replace(ALL_FILTERS, cuisines=cuisines)
-    live = store.require_live(settings)
-    user = store.get_user(settings, user_id)
-    args = query.search_args(filters.validate(live["cuisines"]), tuple(user["visited"]))
+    live = index.require_live(settings)
+    user = index.get_user(settings, user_id)
+    args = search_args(filters.validate(live["cuisines"]), tuple(user["visited"]))
     bare = _bare_search(settings, args, np.asarray(user["embedding"], np.float32).tobytes())
-    served = query.recommend(settings, filters, user_id=user_id).results
+    served = recommend(settings, filters, user_id=user_id).results
     # Fair only if both answer the same question: same ids in the same order.
-    prefix = len(store.restaurant_prefix(settings, live["version"])) + 1
-    bare_ids = [key[prefix:].decode() for key, _ in query.parse_search_reply(bare())]
+    prefix = len(keys.restaurant_prefix(settings, live["version"])) + 1
+    bare_ids = [key[prefix:].decode() for key, _ in parse_search_reply(bare())]
     if bare_ids != [r["id"] for r in served]:
         raise RecsysError("bench: recommend and the bare FT.SEARCH disagree; not comparable.")
-    conn = store.client(settings)
+    conn = server.client(settings)
     latency = _interleaved(
         {
-            "recommend": lambda: query.recommend(settings, filters, user_id=user_id),
+            "recommend": lambda: recommend(settings, filters, user_id=user_id),
             "ft_search": bare,
             "ping": conn.ping,
         },
@@ -116,14 +122,15 @@ def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...])
 
 def _publish_bay(settings: Settings, frame, vectors, users, user_vectors, algorithm, report):
     start = time.perf_counter()
-    store.publish(settings, frame, vectors, users, user_vectors, {}, "bench",
+    index.publish(settings, frame, vectors, users, user_vectors, {}, "bench",
                   algorithm=algorithm, progress=report)  # fmt: skip
     return round(time.perf_counter() - start, 1)
 
 
-def bay_area(settings: Settings, model: Any, dataset: Any, report: ProgressFn) -> dict:
+def bay_area(settings: Settings, model: TrainedModel, dataset: Dataset, report: ProgressFn) -> dict:
     """FLAT vs HNSW at 100,000 restaurants: load time, latency, recall@10."""
-    from recsys import server, synth
+    from recsys.data import synth
+    from recsys.serving import server
 
     frame = synth.generate_bay_area(BAY_N, seed=0)
     report(Progress("bench", 0, 4, f"embedding {len(frame)} generated restaurants"))
@@ -142,7 +149,7 @@ def bay_area(settings: Settings, model: Any, dataset: Any, report: ProgressFn) -
         out["hnsw_recall_at_10"] = _recall(spaces["flat"], spaces["hnsw"], user_vectors)
     finally:
         for space in spaces.values():
-            server.drop_namespace(store.client(space), space.namespace)
+            server.drop_namespace(server.client(space), space.namespace)
     return out
 
 
@@ -150,20 +157,16 @@ def _bay_latency(settings: Settings, users) -> dict:
     """recommend with all filters (and the same bare FT.SEARCH) and with none, interleaved."""
     user_id = str(users["user_id"].iloc[0])
     filters = replace(ALL_FILTERS, lat=37.60, lon=-122.20, radius_m=20_000, exclude_visited=False)
-    unfiltered = query.Filters(k=10)
-    vector = np.asarray(store.get_user(settings, user_id)["embedding"], np.float32).tobytes()
+    unfiltered = Filters(k=10)
+    vector = np.asarray(index.get_user(settings, user_id)["embedding"], np.float32).tobytes()
     return {
         "latency_ms": _interleaved(
             {
-                "recommend_all_filters": lambda: query.recommend(
-                    settings, filters, user_id=user_id
-                ),
+                "recommend_all_filters": lambda: recommend(settings, filters, user_id=user_id),
                 "ft_search_all_filters": _bare_search(
-                    settings, query.search_args(filters.validate()), vector
+                    settings, search_args(filters.validate()), vector
                 ),
-                "recommend_no_filter": lambda: query.recommend(
-                    settings, unfiltered, user_id=user_id
-                ),
+                "recommend_no_filter": lambda: recommend(settings, unfiltered, user_id=user_id),
             },
             BAY_ITERATIONS,
             warm_up=5,
@@ -175,8 +178,8 @@ def _recall(flat: Settings, hnsw: Settings, user_vectors: np.ndarray) -> float:
     """Mean overlap of HNSW's unfiltered top 10 with FLAT's exact top 10."""
     found = 0
     for vector in user_vectors:
-        exact = query.recommend(flat, query.Filters(k=10), vector=vector).results
-        approx = query.recommend(hnsw, query.Filters(k=10), vector=vector).results
+        exact = recommend(flat, Filters(k=10), vector=vector).results
+        approx = recommend(hnsw, Filters(k=10), vector=vector).results
         found += len({r["id"] for r in exact} & {r["id"] for r in approx})
     return round(found / (10 * len(user_vectors)), 4)
 
@@ -185,8 +188,9 @@ def run(
     settings: Settings, progress: ProgressFn | None = None, *, quick: bool = False
 ) -> dict[str, Any]:
     """All figures as one dict (see the module docstring); `quick`: the default data only."""
-    from recsys import pipeline, train
-    from recsys.dataset import build_dataset
+    from recsys import pipeline
+    from recsys.data.dataset import build_dataset
+    from recsys.model import train
 
     report = progress or no_progress
     pipeline.prepare(settings, progress=report)

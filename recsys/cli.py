@@ -20,11 +20,11 @@ from recsys.progress import close_lines
 COMMANDS = {
     "prepare": ("recsys.pipeline", "prepare_cli"),
     "train": ("recsys.pipeline", "train_cli"),
-    "recommend": ("recsys.query", "recommend_cli"),
-    "evaluate": ("recsys.evaluate", "evaluate_cli"),
-    "export": ("recsys.export", "export_cli"),
+    "recommend": ("recsys.coldstart", "recommend_cli"),  # known users and new ones
+    "evaluate": ("recsys.model.evaluate", "evaluate_cli"),
+    "export": ("recsys.serving.export", "export_cli"),
     "bench": ("recsys.bench", "bench_cli"),
-    "redis": ("recsys.server", "redis_cli"),
+    "redis": ("recsys.serving.server", "redis_cli"),
 }
 
 

@@ -14,16 +14,29 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from recsys import evaluate, store
 from recsys.config import Settings
-from recsys.errors import RecsysError
+from recsys.errors import CheckpointError
+from recsys.model import evaluate
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
+from recsys.serving import index, server
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from recsys.data.dataset import Dataset
+    from recsys.model.train import TrainedModel
 
 
-def _dataset(settings: Settings, restaurants, users, interactions, progress) -> Any:
-    from recsys.dataset import build_dataset
+def _dataset(
+    settings: Settings,
+    restaurants: Path | None,
+    users: Path | None,
+    interactions: Path | None,
+    progress: ProgressFn,
+) -> Dataset:
+    from recsys.data.dataset import build_dataset
 
     if restaurants is None and settings.restaurants_file is not None:
         restaurants = settings.restaurants_file
@@ -36,7 +49,7 @@ def _dataset(settings: Settings, restaurants, users, interactions, progress) -> 
     )
 
 
-def visited_in_training(dataset: Any) -> dict[str, list[str]]:
+def visited_in_training(dataset: Dataset) -> dict[str, list[str]]:
     """user_id -> restaurant ids of the user's training interactions."""
     train = dataset.split.train
     return {
@@ -45,7 +58,7 @@ def visited_in_training(dataset: Any) -> dict[str, list[str]]:
     }
 
 
-def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
+def with_added(settings: Settings, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The dataset's restaurants and users plus those added at run time (cold start).
 
     Added records were never trained on; they are embedded by the towers like any
@@ -53,15 +66,15 @@ def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
     """
     import pandas as pd
 
-    from recsys import data, users
+    from recsys.data import table, users
 
     restaurants, people = dataset.restaurants, dataset.users
-    added = store.added_records(settings, "restaurants")
+    added = index.added_records(settings, "restaurants")
     if added:
-        extra = data.normalise_records(added)
+        extra = table.normalise_records(added)
         extra = extra[~extra["id"].isin(restaurants["id"])]
         restaurants = pd.concat([restaurants, extra], ignore_index=True)
-    profiles = [users.validate_profile(p) for p in store.added_records(settings, "users")]
+    profiles = [users.validate_profile(p) for p in index.added_records(settings, "users")]
     known = set(people["user_id"])
     profiles = [p for p in profiles if p["user_id"] not in known]
     if profiles:
@@ -71,19 +84,32 @@ def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
 
 def publish_model(
     settings: Settings,
-    dataset: Any,
-    model: Any,
+    dataset: Dataset,
+    model: TrainedModel,
     *,
-    locked: bool = False,
     algorithm: str | None = None,
     progress: ProgressFn | None = None,
 ) -> str:
     """Embed every restaurant and user with `model` and publish them as a new version.
 
-    `algorithm` defaults to `settings.algorithm` (RECSYS_VECTOR_ALGORITHM).
+    Takes the load lock. `algorithm` defaults to `settings.algorithm`
+    (RECSYS_VECTOR_ALGORITHM).
     """
+    with index.load_lock(settings, what="load"):
+        return _publish_locked(settings, dataset, model, algorithm=algorithm, progress=progress)
+
+
+def _publish_locked(
+    settings: Settings,
+    dataset: Dataset,
+    model: TrainedModel,
+    *,
+    algorithm: str | None = None,
+    progress: ProgressFn | None = None,
+) -> str:
+    """`publish_model` for a caller that already holds the load lock."""
     restaurants, people = with_added(settings, dataset)
-    return store.publish(
+    return index.publish_locked(
         settings,
         restaurants,
         model.embed_restaurants(restaurants),
@@ -93,7 +119,6 @@ def publish_model(
         model.version,
         algorithm=algorithm or settings.algorithm,
         progress=progress,
-        locked=locked,
         model_info={
             "created": model.created,
             "metrics": model.metrics,
@@ -118,20 +143,20 @@ def prepare(
     Returns:
         What was done: {"trained", "loaded", "model_version", "live", "sources"}.
     """
-    from recsys import train
+    from recsys.model import train
 
     report = progress or no_progress
-    store.client(settings)  # Redis first: fail fast with the server's message
+    server.client(settings)  # Redis first: fail fast with the server's message
     dataset = _dataset(settings, restaurants, users, interactions, report)
     path = train.default_checkpoint_path(settings)
     try:
         model = train.load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
         trained = False
-    except RecsysError:
+    except CheckpointError:
         model = None
     if model is None:
         return {**retrain(settings, dataset=dataset, progress=report), "trained": True}
-    live = store.live_info(settings)
+    live = index.live_info(settings)
     loaded = (
         live is None
         or live["model_version"] != model.version
@@ -143,13 +168,15 @@ def prepare(
         "trained": trained,
         "loaded": loaded,
         "model_version": model.version,
-        "live": store.live_info(settings),
+        "live": index.live_info(settings),
         "sources": dataset.sources,
         "description": dataset.description,
     }
 
 
-def _evaluation(settings: Settings, dataset: Any, model: Any, report: ProgressFn) -> dict:
+def _evaluation(
+    settings: Settings, dataset: Dataset, model: TrainedModel, report: ProgressFn
+) -> dict[str, Any]:
     """The model's evaluation; the baselines' rows come from the cache for the same data."""
     report(Progress("evaluate", 0, 1, "model and baselines"))
     started = time.perf_counter()
@@ -167,7 +194,7 @@ def retrain(
     interactions: Path | None = None,
     epochs: int | None = None,
     seed: int = 0,
-    dataset: Any = None,
+    dataset: Dataset | None = None,
     owner: str | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
@@ -177,10 +204,10 @@ def retrain(
         RecsysError: another load/retrain is running (the message names it), bad data,
             or a failed load; the served index and the saved checkpoint stay as they were.
     """
-    from recsys import train
+    from recsys.model import train
 
     report = progress or no_progress
-    with store.load_lock(settings, what="retrain", owner=owner):
+    with index.load_lock(settings, what="retrain", owner=owner):
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
@@ -190,7 +217,7 @@ def retrain(
         final = train.default_checkpoint_path(settings)
         pending = train.save_checkpoint(model, final.with_name(final.name + ".new"))
         try:
-            version = publish_model(settings, dataset, model, locked=True, progress=report)
+            version = _publish_locked(settings, dataset, model, progress=report)
             os.replace(pending, final)
         finally:
             if pending.exists():
@@ -202,7 +229,7 @@ def retrain(
         "version": version,
         "model_version": model.version,
         "metrics": model.metrics,
-        "live": store.live_info(settings),
+        "live": index.live_info(settings),
         "sources": dataset.sources,
         "description": dataset.description,
     }

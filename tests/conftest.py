@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from recsys import server
 from recsys.config import Settings
+from recsys.serving import server
 
 # Tests are hermetic: the restaurants are the deterministic generated set unless a test
 # points RECSYS_DATA_URL at its own local server (tests/integration/test_download.py).

@@ -9,9 +9,9 @@ from typing import Any
 
 import streamlit as st
 
-from recsys import server
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
+from recsys.serving import server
 from ui import retrain, state
 
 POLL_S = 1.0
@@ -72,9 +72,9 @@ def _model_status() -> None:
 
 
 def _live_info() -> dict[str, Any]:
-    from recsys import store
+    from recsys.serving import index
 
-    return store.live_info(state.settings()) or {}
+    return index.live_info(state.settings()) or {}
 
 
 def key_metrics(metrics: dict[str, Any], model_version: str) -> dict[str, str]:
@@ -91,7 +91,7 @@ def key_metrics(metrics: dict[str, Any], model_version: str) -> dict[str, str]:
 
 
 def _retrain_button() -> None:
-    from recsys.model import ModelConfig
+    from recsys.model.towers import ModelConfig
 
     job = retrain.running()
     epochs = st.number_input(

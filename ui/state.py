@@ -9,15 +9,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import redis
 import streamlit as st
 
-from recsys import server
 from recsys.config import Settings
 from recsys.errors import RecsysError
+from recsys.serving import server
+
+if TYPE_CHECKING:
+    from recsys.model.train import TrainedModel
 
 NO_MODEL = (
     "There is no trained model yet: run `python -m recsys prepare` in a terminal, "
@@ -74,17 +77,17 @@ def source() -> tuple[str, str]:
 def _live_table(kind: str, version: int, count: int) -> pd.DataFrame:
     # Keyed by live version and count, so a retrain or an added restaurant elsewhere
     # (another session, the CLI) shows up without clearing anything by hand.
-    from recsys import store
+    from recsys.serving import index
 
-    docs = store.iter_documents(settings(), kind)
+    docs = index.iter_documents(settings(), kind)
     return pd.DataFrame([{k: v for k, v in d.items() if k != "embedding"} for d in docs])
 
 
 def live() -> dict[str, Any]:
     """What the live index serves (version, counts, cuisines); RecsysError before prepare."""
-    from recsys import store
+    from recsys.serving import index
 
-    return store.require_live(settings())
+    return index.require_live(settings())
 
 
 def restaurants(info: dict[str, Any]) -> pd.DataFrame:
@@ -100,15 +103,15 @@ def users(info: dict[str, Any]) -> pd.DataFrame:
 
 def user_profile(user_id: str) -> dict[str, Any]:
     """One user's live document: profile fields and `visited` (read fresh each time)."""
-    from recsys import store
+    from recsys.serving import index
 
-    return store.get_user(settings(), user_id)
+    return index.get_user(settings(), user_id)
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def model() -> Any:
+def model() -> TrainedModel | None:
     """The current checkpoint (`TrainedModel`), or None before the first training."""
-    from recsys import train
+    from recsys.model import train
 
     path = train.default_checkpoint_path(settings())
     return train.load_checkpoint(path) if path.exists() else None
@@ -120,7 +123,7 @@ def clear() -> None:
     model.clear()
 
 
-def require_model() -> Any:
+def require_model() -> TrainedModel:
     """The current model, or an info box saying how to make one (and stop)."""
     trained = model()
     if trained is None:
@@ -148,11 +151,11 @@ def embedding_map(info: dict[str, Any], max_users: int = 400) -> pd.DataFrame:
     import numpy as np
     from sklearn.decomposition import PCA
 
-    from recsys import store
+    from recsys.serving import index
 
     rows = []
     for kind, label, group in (("restaurants", "name", "cuisines"), ("users", "name", "likes")):
-        docs = store.iter_documents(settings(), kind)
+        docs = index.iter_documents(settings(), kind)
         for i, doc in enumerate(docs):
             if kind == "users" and i >= max_users:
                 break

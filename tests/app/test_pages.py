@@ -48,9 +48,9 @@ def test_recommend_page_lists_ranked_results_within_the_radius(app, fake_map):
 
 
 def test_sidebar_describes_the_served_model(app, fake_map, prepared):
-    from recsys import store
+    from recsys.serving import index
 
-    live = store.live_info(prepared)
+    live = index.live_info(prepared)
     app.run()
     no_errors(app)
     text = " ".join(m.value for m in app.sidebar.markdown)
@@ -138,7 +138,7 @@ def test_new_user_gets_cold_start_recommendations(app, fake_map):
 
 
 def test_a_saved_new_user_joins_the_user_picker(app, fake_map, prepared):
-    from recsys import store
+    from recsys.serving import index
 
     app.run()
     app.switch_page("pages/new_user.py").run()
@@ -148,7 +148,7 @@ def test_a_saved_new_user_joins_the_user_picker(app, fake_map, prepared):
     no_errors(app)
     saved = next(s.value for s in app.success if "Saved as" in s.value)
     user_id = saved.split("**")[1]
-    assert store.get_user(prepared, user_id)["name"] == "Saved Newcomer"
+    assert index.get_user(prepared, user_id)["name"] == "Saved Newcomer"
     app.switch_page("pages/recommend.py").run()
     assert any("Saved Newcomer" in option for option in app.selectbox[0].options)
 

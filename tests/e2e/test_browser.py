@@ -20,8 +20,9 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from recsys import hours, query, store
 from recsys.config import DEFAULT_LAT, DEFAULT_LON, TIMEZONE, Settings
+from recsys.data import hours
+from recsys.serving import index, recommend
 
 ROOT = Path(__file__).resolve().parents[2]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -202,12 +203,12 @@ def _matching(docs: list[dict], cuisine: str, at: datetime, radius_m: float) -> 
         if cuisine in d["cuisines"]
         and 1 <= d["price"] <= 2
         and hours.is_open(d["intervals"], at) is True
-        and query.haversine_m(DEFAULT_LAT, DEFAULT_LON, d["lat"], d["lon"]) <= radius_m
+        and recommend.haversine_m(DEFAULT_LAT, DEFAULT_LON, d["lat"], d["lon"]) <= radius_m
     }
 
 
 def test_filters_keep_only_matching_places(page: Page, prepared: dict[str, str]):
-    docs = list(store.iter_documents(Settings.from_env(prepared), "restaurants"))
+    docs = list(index.iter_documents(Settings.from_env(prepared), "restaurants"))
     at, radius_m = _next(4, 23), 2000.0  # Friday 23:00; the default 2 km radius
     # The cuisine with the most late-night matches, so the test has results to check.
     counts = {c: len(_matching(docs, c, at, radius_m)) for d in docs for c in d["cuisines"]}
@@ -259,7 +260,8 @@ def _served(docs: list[dict], row: dict[str, str]) -> dict:
         d
         for d in docs
         if d["name"] == row["name"]
-        and abs(query.haversine_m(DEFAULT_LAT, DEFAULT_LON, d["lat"], d["lon"]) - metres(row)) <= 1
+        and abs(recommend.haversine_m(DEFAULT_LAT, DEFAULT_LON, d["lat"], d["lon"]) - metres(row))
+        <= 1
     ]
     assert len(found) == 1, (row, found)
     return found[0]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import redis
 
-from recsys import server
+from recsys.serving import server
 
 pytestmark = pytest.mark.slow
 
@@ -111,3 +111,33 @@ def test_bad_input_exits_2_with_one_line(prepared, args, message) -> None:
     assert out.returncode == 2
     assert out.stdout == ""
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def _torch_loaded_after(
+    env: dict[str, str], *args: str
+) -> tuple[bool, subprocess.CompletedProcess]:
+    """Run the CLI in a fresh interpreter; was PyTorch imported by the end?"""
+    code = (
+        "import sys\n"
+        "from recsys.cli import main\n"
+        f"code = main({list(args)!r})\n"
+        "sys.stderr.write('TORCH=%s\\n' % ('torch' in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    return "TORCH=True" in out.stderr, out
+
+
+def test_torch_is_imported_only_for_a_cold_start(prepared) -> None:
+    env, _ = prepared
+    users = json.loads(_run(env, "export", "--users").stdout)["users"]
+    known, known_run = _torch_loaded_after(env, "recommend", "--user-id", users[0]["user_id"])
+    assert known_run.returncode == 0, known_run.stderr
+    assert json.loads(known_run.stdout.splitlines()[0])["results"]
+    assert not known
+    profile = json.dumps({"likes": ["sushi"], "price_bracket": "middle"})
+    cold, cold_run = _torch_loaded_after(env, "recommend", "--new-user", profile)
+    assert cold_run.returncode == 0, cold_run.stderr
+    assert json.loads(cold_run.stdout.splitlines()[0])["results"]
+    assert cold

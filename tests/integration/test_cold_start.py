@@ -13,13 +13,17 @@ import pandas as pd
 import pytest
 import redis
 
-from recsys import pipeline, server, store, train
+from recsys import coldstart, pipeline
+from recsys.coldstart import new_user_vector
 from recsys.config import Settings
-from recsys.data import validate_record
-from recsys.dataset import build_dataset
+from recsys.data.dataset import build_dataset
+from recsys.data.table import validate_record
 from recsys.errors import RecsysError
-from recsys.export import export_restaurants
-from recsys.query import Filters, new_user_vector, recommend
+from recsys.model import train
+from recsys.serving import index, keys, server
+from recsys.serving.export import export_restaurants
+from recsys.serving.filters import Filters
+from recsys.serving.recommend import recommend
 
 pytestmark = pytest.mark.slow
 
@@ -80,32 +84,32 @@ def _record(**extra) -> dict:
 
 def test_added_restaurant_is_returned_by_a_matching_query(served) -> None:
     settings, model = served
-    before = store.live_info(settings)["restaurants"]
-    doc = store.add_restaurant(settings, _record(), model)
-    assert store.live_info(settings)["restaurants"] == before + 1
+    before = index.live_info(settings)["restaurants"]
+    doc = coldstart.add_restaurant(settings, _record(), model)
+    assert index.live_info(settings)["restaurants"] == before + 1
     # Tuesday 01:30 is inside Monday's overnight interval; a 300 m circle around it.
     filters = Filters(lat=37.7601, lon=-122.4477, radius_m=300, at="2026-07-07T01:30",
                       cuisines=("ramen test",), min_price=2, max_price=2,
                       min_rating=4.5)  # fmt: skip
-    user = store.iter_documents(settings, "users").__next__()["user_id"]
+    user = index.iter_documents(settings, "users").__next__()["user_id"]
     rec = recommend(settings, filters, user_id=user)
     assert [r["id"] for r in rec.results] == [doc["id"]]
     assert rec.results[0]["open_at"] is True and rec.results[0]["closes_at"] == "02:00"
-    prefix = store.restaurant_prefix(settings, store.live_info(settings)["version"])
-    served_vector = store.client(settings).json().get(f"{prefix}:{doc['id']}", "$.embedding")[0]
+    prefix = keys.restaurant_prefix(settings, index.live_info(settings)["version"])
+    served_vector = server.client(settings).json().get(f"{prefix}:{doc['id']}", "$.embedding")[0]
     expected = model.embed_restaurants(pd.DataFrame([validate_record(_record())]))[0]
     assert served_vector == pytest.approx(expected.tolist(), abs=1e-6)
     with pytest.raises(RecsysError, match="already served"):
-        store.add_restaurant(settings, _record(), model)
+        coldstart.add_restaurant(settings, _record(), model)
     with pytest.raises(RecsysError, match="price"):
-        store.add_restaurant(settings, _record(name="Other", price="cheap"), model)
+        coldstart.add_restaurant(settings, _record(name="Other", price="cheap"), model)
 
 
 def test_hostile_cuisine_value_is_matched_literally(served) -> None:
     settings, model = served
     hostile = "x} | @price:[0 9] | {y"
-    doc = store.add_restaurant(settings, _record(name="Hostile", cuisine=[hostile]), model)
-    user = next(store.iter_documents(settings, "users"))["user_id"]
+    doc = coldstart.add_restaurant(settings, _record(name="Hostile", cuisine=[hostile]), model)
+    user = next(index.iter_documents(settings, "users"))["user_id"]
     rec = recommend(settings, Filters(cuisines=(hostile,), k=100), user_id=user)
     assert [r["id"] for r in rec.results] == [doc["id"]]  # not every restaurant
     with pytest.raises(RecsysError, match="is not in the index"):
@@ -117,35 +121,35 @@ def test_hostile_cuisine_value_is_matched_literally(served) -> None:
 def test_added_user_is_served_by_id_and_refused_twice(served) -> None:
     settings, model = served
     profile = {"user_id": "guest-1", "likes": ["sushi"], "price_bracket": "high"}
-    before = store.live_info(settings)["users"]
-    doc = store.add_user(settings, profile, model)
+    before = index.live_info(settings)["users"]
+    doc = coldstart.add_user(settings, profile, model)
     assert doc["user_id"] == "guest-1" and doc["visited"] == []
-    assert store.live_info(settings)["users"] == before + 1
+    assert index.live_info(settings)["users"] == before + 1
     _, vector = new_user_vector(settings, json.dumps(profile))
     by_id = recommend(settings, Filters(k=10), user_id="guest-1")
     by_vector = recommend(settings, Filters(k=10), vector=vector)
     assert [r["id"] for r in by_id.results] == [r["id"] for r in by_vector.results]
     with pytest.raises(RecsysError, match="already served"):
-        store.add_user(settings, profile, model)
+        coldstart.add_user(settings, profile, model)
     with pytest.raises(RecsysError, match="likes"):
-        store.add_user(settings, {"user_id": "guest-2", "likes": ["gravel"],
+        coldstart.add_user(settings, {"user_id": "guest-2", "likes": ["gravel"],
                                   "price_bracket": "low"}, model)  # fmt: skip
 
 
 def test_added_records_survive_a_reload_with_another_model(served) -> None:
     settings, model = served
-    store.add_restaurant(settings, _record(name="Keeper Kitchen", cuisine=["Thai"]), model)
-    store.add_user(settings, {"user_id": "keeper", "likes": ["bbq"], "price_bracket": "low"},
+    coldstart.add_restaurant(settings, _record(name="Keeper Kitchen", cuisine=["Thai"]), model)
+    coldstart.add_user(settings, {"user_id": "keeper", "likes": ["bbq"], "price_bracket": "low"},
                    model)  # fmt: skip
     dataset = build_dataset(settings)
     other = train.train(dataset, epochs=1, seed=1)
     pipeline.publish_model(settings, dataset, other)
 
-    assert store.live_info(settings)["model_version"] == other.version
-    added = {validate_record(r)["id"] for r in store.added_records(settings, "restaurants")}
-    served_ids = {d["id"] for d in store.iter_documents(settings, "restaurants")}
+    assert index.live_info(settings)["model_version"] == other.version
+    added = {validate_record(r)["id"] for r in index.added_records(settings, "restaurants")}
+    served_ids = {d["id"] for d in index.iter_documents(settings, "restaurants")}
     assert "keeper-kitchen-1-test-alley" in added and added <= served_ids
-    keeper = store.get_user(settings, "keeper")
+    keeper = index.get_user(settings, "keeper")
     assert keeper["visited"] == []
     # Re-embedded by the new model's user tower, not copied from the old version.
     profile = pd.DataFrame([{k: v for k, v in keeper.items() if k not in ("embedding", "visited")}])
@@ -157,10 +161,10 @@ def test_prepare_reloads_with_the_configured_vector_algorithm(served) -> None:
     hnsw = dataclasses.replace(settings, algorithm="hnsw")
     done = pipeline.prepare(hnsw)
     assert done["loaded"] and not done["trained"]
-    assert store.live_info(settings)["algorithm"] == "hnsw"
-    info = store.client(settings).ft(store.alias_name(settings)).info()
+    assert index.live_info(settings)["algorithm"] == "hnsw"
+    info = server.client(settings).ft(keys.alias(settings)).info()
     assert b"HNSW" in json.dumps(info, default=repr).encode().upper()
     assert len(recommend(settings, Filters(k=5), vector=np.ones(128)).results) == 5
     assert not pipeline.prepare(hnsw)["loaded"]  # idempotent
     assert pipeline.prepare(settings)["loaded"]  # back to FLAT
-    assert store.live_info(settings)["algorithm"] == "flat"
+    assert index.live_info(settings)["algorithm"] == "flat"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from recsys import data, synth
 from recsys.config import Settings
+from recsys.data import sources, synth
 from recsys.progress import Progress
 
 QUIRKS = Path(__file__).resolve().parents[1] / "fixtures" / "restaurants_quirks.json"
@@ -61,7 +61,7 @@ def generated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One generated data set for the module, copied into each test's data dir (it is slow)."""
     own = Settings(data_dir=tmp_path_factory.mktemp("generated"))
     document = synth.generate_restaurants()
-    path = data.generated_path(own)
+    path = sources.generated_path(own)
     path.write_text(json.dumps(document))
     return path
 
@@ -69,7 +69,7 @@ def generated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def data_settings(tmp_path: Path, generated_cache: Path) -> Settings:
     own = Settings(data_dir=tmp_path)
-    shutil.copy(generated_cache, data.generated_path(own))
+    shutil.copy(generated_cache, sources.generated_path(own))
     return own
 
 
@@ -78,15 +78,15 @@ def _url(server: ThreadingHTTPServer, path: str) -> str:
 
 
 def _cached(settings: Settings) -> Path:
-    return settings.data_dir / "restaurants" / data.FILE_NAME
+    return settings.data_dir / "restaurants" / sources.FILE_NAME
 
 
 def test_download_is_cached_and_reused_without_the_server(
     data_settings: Settings, http_server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(data.DATA_URL_ENV, _url(http_server, "/ok.json"))
+    monkeypatch.setenv(sources.DATA_URL_ENV, _url(http_server, "/ok.json"))
     events: list[Progress] = []
-    first = data.load_restaurants(data_settings, progress=events.append)
+    first = sources.load_restaurants(data_settings, progress=events.append)
     assert first.source == "download"
     assert first.path == _cached(data_settings) and first.path.read_bytes() == GOOD
     assert first.description == (
@@ -96,7 +96,7 @@ def test_download_is_cached_and_reused_without_the_server(
     assert http_server.hits == ["/ok.json"]
 
     http_server.shutdown()  # the second load needs no network at all
-    second = data.load_restaurants(data_settings)
+    second = sources.load_restaurants(data_settings)
     assert second.source == "download" and list(second.frame["id"]) == list(first.frame["id"])
     assert http_server.hits == ["/ok.json"]
     assert not list(_cached(data_settings).parent.glob("*.part"))
@@ -119,8 +119,8 @@ def test_bad_download_is_never_cached(
     path: str,
     reason: str,
 ) -> None:
-    monkeypatch.setenv(data.DATA_URL_ENV, _url(http_server, path))
-    loaded = data.load_restaurants(data_settings)
+    monkeypatch.setenv(sources.DATA_URL_ENV, _url(http_server, path))
+    loaded = sources.load_restaurants(data_settings)
     assert loaded.source == "generated"
     assert len(loaded.frame) == 220
     assert loaded.description.startswith(
@@ -155,8 +155,8 @@ def test_truncated_body_with_short_read_is_detected(tmp_path: Path) -> None:
             conn.close()
 
         threading.Thread(target=serve, daemon=True).start()
-        with pytest.raises(data.DownloadError, match=r"cut short \(100 of 5000 bytes\)"):
-            data.download(f"http://127.0.0.1:{port}/f.json", tmp_path / "f.json")
+        with pytest.raises(sources.DownloadError, match=r"cut short \(100 of 5000 bytes\)"):
+            sources.download(f"http://127.0.0.1:{port}/f.json", tmp_path / "f.json")
     assert not (tmp_path / "f.json").exists()
 
 
@@ -166,8 +166,8 @@ def test_unreachable_server_falls_back_quickly(
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv(data.DATA_URL_ENV, f"http://127.0.0.1:{port}/ok.json")
-    loaded = data.load_restaurants(data_settings)
+    monkeypatch.setenv(sources.DATA_URL_ENV, f"http://127.0.0.1:{port}/ok.json")
+    loaded = sources.load_restaurants(data_settings)
     assert loaded.source == "generated" and "could not be reached" in loaded.description
 
 
@@ -175,13 +175,13 @@ def test_broken_cache_is_dropped_and_downloaded_again(
     data_settings: Settings, http_server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _cached(data_settings).write_text('{"restaurants": [')
-    monkeypatch.setenv(data.DATA_URL_ENV, _url(http_server, "/ok.json"))
-    loaded = data.load_restaurants(data_settings)
+    monkeypatch.setenv(sources.DATA_URL_ENV, _url(http_server, "/ok.json"))
+    loaded = sources.load_restaurants(data_settings)
     assert loaded.source == "download" and _cached(data_settings).read_bytes() == GOOD
 
     _cached(data_settings).write_text('{"restaurants": [')
-    monkeypatch.setenv(data.DATA_URL_ENV, _url(http_server, "/missing.json"))
-    fallback = data.load_restaurants(data_settings)
+    monkeypatch.setenv(sources.DATA_URL_ENV, _url(http_server, "/missing.json"))
+    fallback = sources.load_restaurants(data_settings)
     assert fallback.source == "generated"
     assert "the cached download was unusable and was removed" in fallback.description
     assert "HTTP 404" in fallback.description
@@ -191,11 +191,11 @@ def test_broken_cache_is_dropped_and_downloaded_again(
 def test_user_file_beats_the_cache(
     data_settings: Settings, http_server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(data.DATA_URL_ENV, _url(http_server, "/ok.json"))
-    data.load_restaurants(data_settings)
+    monkeypatch.setenv(sources.DATA_URL_ENV, _url(http_server, "/ok.json"))
+    sources.load_restaurants(data_settings)
     own = data_settings.data_dir / "mine.json"
     document = json.loads(GOOD)
     document["restaurants"] = document["restaurants"][:2]
     own.write_text(json.dumps(document))
-    loaded = data.load_restaurants(data_settings, path=own)
+    loaded = sources.load_restaurants(data_settings, path=own)
     assert loaded.source == "file" and len(loaded.frame) == 2

@@ -18,12 +18,15 @@ import numpy as np
 import pytest
 import redis
 
-from recsys import hours, pipeline, server
+from recsys import pipeline
 from recsys.config import TIMEZONE, Settings
-from recsys.dataset import build_dataset
-from recsys.export import export_restaurants, export_users
-from recsys.query import Filters, haversine_m, recommend
-from recsys.train import train
+from recsys.data import hours
+from recsys.data.dataset import build_dataset
+from recsys.model.train import train
+from recsys.serving import server
+from recsys.serving.export import export_restaurants, export_users
+from recsys.serving.filters import Filters
+from recsys.serving.recommend import haversine_m, recommend
 
 pytestmark = pytest.mark.slow
 TIE = 1e-5  # float32 cosine in Redis vs float64 in numpy

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import redis
 
-from recsys import pipeline, server, store
+from recsys import pipeline
 from recsys.config import Settings
-from recsys.dataset import build_dataset
-from recsys.export import export_restaurants
-from recsys.query import Filters, recommend
-from recsys.train import train
+from recsys.data.dataset import build_dataset
+from recsys.model.train import train
+from recsys.serving import index, keys, server
+from recsys.serving.export import export_restaurants
+from recsys.serving.filters import Filters
+from recsys.serving.recommend import recommend
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +41,10 @@ def test_queries_during_reload_see_old_or_new_version_complete(redis_server, tmp
         assert len(seen) >= 20
         for version, ids in seen:
             assert ids == expected[version]  # complete, and from one consistent version
-        assert store.live_info(settings)["model_version"] == new.version
-        assert len(store.client(settings).execute_command("FT._LIST")) >= 1
-        assert not [n for n in store.client(settings).execute_command("FT._LIST")
-                    if n.decode().startswith(store.index_name(settings, 1))]  # fmt: skip
+        assert index.live_info(settings)["model_version"] == new.version
+        assert len(server.client(settings).execute_command("FT._LIST")) >= 1
+        assert not [n for n in server.client(settings).execute_command("FT._LIST")
+                    if n.decode().startswith(keys.index(settings, 1))]  # fmt: skip
     finally:
         server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
 
@@ -98,7 +100,7 @@ def test_steady_state_recommend_after_a_swap_uses_the_new_vector(settings) -> No
     _assert_brute_force(settings, user, after)
     assert [r["id"] for r in after.results] != [r["id"] for r in first.results]
     # A wiped namespace restarts the version numbers: same version, another load.
-    server.drop_namespace(store.client(settings), settings.namespace)
+    server.drop_namespace(server.client(settings), settings.namespace)
     pipeline.publish_model(settings, dataset, old)
     again = recommend(settings, filters, user_id=user)
     assert (again.model_version, again.version) == (old.version, 1)
@@ -107,7 +109,7 @@ def test_steady_state_recommend_after_a_swap_uses_the_new_vector(settings) -> No
 
 def _assert_brute_force(settings: Settings, user: str, rec) -> None:
     """Ids and scores equal a ranking by the live user vector over the live restaurants."""
-    vector = np.asarray(store.get_user(settings, user)["embedding"], dtype=np.float64)
+    vector = np.asarray(index.get_user(settings, user)["embedding"], dtype=np.float64)
     restaurants = export_restaurants(settings, with_embeddings=True)["restaurants"]
     matrix = np.array([r["embedding"] for r in restaurants], dtype=np.float64)
     scores = matrix @ vector / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector))

@@ -21,9 +21,9 @@ from redisvl.query import VectorQuery
 from redisvl.query.filter import Geo, GeoRadius, Num, Tag
 from redisvl.schema import IndexSchema
 
-from recsys import server
 from recsys.config import Settings
 from recsys.errors import RecsysError
+from recsys.serving import server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import store
-from recsys.data import load_restaurants
+from recsys.data.sources import load_restaurants
+from recsys.data.users import generate_users
 from recsys.errors import RecsysError
 from recsys.progress import Progress
-from recsys.users import generate_users
+from recsys.serving import index, keys
 
 DIM = 128
 
@@ -27,7 +27,7 @@ def tables(settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def _publish(settings, tables, seed=0, model="m1", **kw) -> str:
     rest, users = tables
-    return store.publish(settings, rest, _unit(len(rest), seed), users, _unit(len(users), seed + 1),
+    return index.publish(settings, rest, _unit(len(rest), seed), users, _unit(len(users), seed + 1),
                          {users.user_id[0]: list(rest.id[:3])}, model, **kw)  # fmt: skip
 
 
@@ -39,22 +39,22 @@ def _index_names(settings, redis_client) -> set[str]:
 def test_load_records_model_version_and_switches_alias(settings, tables, redis_client) -> None:
     events: list[Progress] = []
     assert _publish(settings, tables, progress=events.append) == "1"
-    live = store.live_info(settings)
+    live = index.live_info(settings)
     assert live["model_version"] == "m1" and live["restaurants"] == len(tables[0])
-    assert live["users"] == 30 and live["index"] == store.index_name(settings, 1)
-    info = redis_client.ft(store.alias_name(settings)).info()
+    assert live["users"] == 30 and live["index"] == keys.index(settings, 1)
+    info = redis_client.ft(keys.alias(settings)).info()
     assert info["index_name"] in (live["index"], live["index"].encode())
     assert any(e.stage == "index" and "restaurants" in e.message for e in events)
     assert _publish(settings, tables, seed=5, model="m2") == "2"
-    assert _index_names(settings, redis_client) == {store.index_name(settings, 2)}
-    assert not list(redis_client.scan_iter(match=f"{store.user_prefix(settings, 1)}:*"))
-    user = store.get_user(settings, str(tables[1].user_id[0]))
+    assert _index_names(settings, redis_client) == {keys.index(settings, 2)}
+    assert not list(redis_client.scan_iter(match=f"{keys.user_prefix(settings, 1)}:*"))
+    user = index.get_user(settings, str(tables[1].user_id[0]))
     assert user["visited"] == sorted(tables[0].id[:3]) and len(user["embedding"]) == DIM
 
 
 def test_second_loader_is_told_who_holds_the_lock(settings, tables) -> None:
     with (
-        store.load_lock(settings, what="retrain", owner="UI session abc"),
+        index.load_lock(settings, what="retrain", owner="UI session abc"),
         pytest.raises(RecsysError) as caught,
     ):
         _publish(settings, tables)
@@ -70,11 +70,11 @@ def test_failed_load_leaves_previous_version_serving(settings, tables, redis_cli
     bad = _unit(len(rest), 3)
     bad[len(rest) // 2, 0] = np.nan
     with pytest.raises(RecsysError, match="finite"):
-        store.publish(settings, rest, bad, users, _unit(len(users), 1), {}, "broken")
-    assert store.live_info(settings)["model_version"] == "m1"
-    assert _index_names(settings, redis_client) == {store.index_name(settings, 1)}
-    assert not list(redis_client.scan_iter(match=f"{store.restaurant_prefix(settings, 2)}:*"))
-    assert store.lock_holder(settings) is None
+        index.publish(settings, rest, bad, users, _unit(len(users), 1), {}, "broken")
+    assert index.live_info(settings)["model_version"] == "m1"
+    assert _index_names(settings, redis_client) == {keys.index(settings, 1)}
+    assert not list(redis_client.scan_iter(match=f"{keys.restaurant_prefix(settings, 2)}:*"))
+    assert index.lock_holder(settings) is None
 
 
 def test_interrupted_load_cleans_partial_keys(settings, tables, redis_client) -> None:
@@ -86,42 +86,42 @@ def test_interrupted_load_cleans_partial_keys(settings, tables, redis_client) ->
 
     with pytest.raises(KeyboardInterrupt):
         _publish(settings, tables, model="m2", progress=interrupt)
-    assert store.live_info(settings)["version"] == 1
-    for prefix in (store.restaurant_prefix(settings, 2), store.user_prefix(settings, 2)):
+    assert index.live_info(settings)["version"] == 1
+    for prefix in (keys.restaurant_prefix(settings, 2), keys.user_prefix(settings, 2)):
         assert not list(redis_client.scan_iter(match=f"{prefix}:*"))
 
 
 def test_leftovers_of_a_killed_load_are_removed_by_the_next(settings, tables, redis_client) -> None:
     _publish(settings, tables)
     # What a `kill -9` mid-load leaves behind: an index and keys of a version never live.
-    store.search_index(settings, 7).create()
-    redis_client.json().set(f"{store.user_prefix(settings, 7)}:x", "$", {"user_id": "x"})
+    index.search_index(settings, 7).create()
+    redis_client.json().set(f"{keys.user_prefix(settings, 7)}:x", "$", {"user_id": "x"})
     _publish(settings, tables)
-    assert _index_names(settings, redis_client) == {store.index_name(settings, 2)}
-    assert not list(redis_client.scan_iter(match=f"{store.user_prefix(settings, 7)}:*"))
+    assert _index_names(settings, redis_client) == {keys.index(settings, 2)}
+    assert not list(redis_client.scan_iter(match=f"{keys.user_prefix(settings, 7)}:*"))
 
 
 def test_wrong_embedding_shape_is_refused_before_loading(settings, tables) -> None:
     rest, users = tables
     with pytest.raises(RecsysError, match=r"expected \(\d+, 128\)"):
-        store.publish(settings, rest, _unit(len(rest), 0)[:, :64], users, _unit(30, 1), {}, "m")
-    assert store.live_info(settings) is None
+        index.publish(settings, rest, _unit(len(rest), 0)[:, :64], users, _unit(30, 1), {}, "m")
+    assert index.live_info(settings) is None
 
 
 def test_schema_has_every_hours_slot_and_the_model_dimension() -> None:
-    schema = store.schema_for("x", "y", algorithm="hnsw")
+    schema = index.schema_for("x", "y", algorithm="hnsw")
     names = set(schema.field_names)
     assert {"monday_open_0", "sunday_close_2", "location", "cuisines"} <= names
     assert len([n for n in names if "_open_" in n or "_close_" in n]) == 42
     assert schema.fields["embedding"].attrs.dims == DIM
     assert schema.fields["embedding"].attrs.algorithm.value.lower() == "hnsw"
     with pytest.raises(RecsysError, match="'ivf' is not 'flat' or 'hnsw'"):
-        store.schema_for("x", "y", algorithm="ivf")
+        index.schema_for("x", "y", algorithm="ivf")
 
 
 def test_live_pointer_carries_what_the_caller_said_about_the_model(settings, tables) -> None:
     info = {"created": "2026-11-28T10:00:00+00:00", "metrics": {"val_recall@10": 0.61}}
     _publish(settings, tables, model_info=info)
-    assert store.live_info(settings)["model"] == info
+    assert index.live_info(settings)["model"] == info
     _publish(settings, tables, seed=3, model="m2")
-    assert store.live_info(settings)["model"] == {}  # never another model's numbers
+    assert index.live_info(settings)["model"] == {}  # never another model's numbers

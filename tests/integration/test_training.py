@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from recsys import pipeline, store
-from recsys.dataset import build_dataset
+from recsys import pipeline
+from recsys.data.dataset import build_dataset
 from recsys.errors import RecsysError
-from recsys.evaluate import evaluation_path
-from recsys.train import default_checkpoint_path, load_checkpoint, save_checkpoint, train
+from recsys.model.evaluate import evaluation_path
+from recsys.model.train import default_checkpoint_path, load_checkpoint, save_checkpoint, train
+from recsys.serving import index
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,7 @@ def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
     path = evaluation_path(settings)
     saved = json.loads(path.read_text())
     assert saved["model_version"] == first["model_version"]
-    assert store.live_info(settings)["model_version"] == first["model_version"]
+    assert index.live_info(settings)["model_version"] == first["model_version"]
     warm = saved["segments"]["warm_users"]
     assert warm["two_tower"]["recall@10"] > warm["random"]["recall@10"]
     before = path.read_bytes()
@@ -68,10 +69,10 @@ def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
     def failing_publish(*args, **kwargs):  # the store refuses the load (e.g. Redis full)
         raise RecsysError("the new index could not be loaded.")
 
-    monkeypatch.setattr(store, "publish", failing_publish)
+    monkeypatch.setattr(index, "publish_locked", failing_publish)
     with pytest.raises(RecsysError, match="could not be loaded"):
         pipeline.retrain(settings, epochs=2, seed=1)
     assert path.read_bytes() == before
-    assert store.live_info(settings)["model_version"] == first["model_version"]
+    assert index.live_info(settings)["model_version"] == first["model_version"]
     assert load_checkpoint(default_checkpoint_path(settings)).version == first["model_version"]
     assert not [p.name for p in path.parent.iterdir() if p.name.endswith((".tmp", ".new"))]

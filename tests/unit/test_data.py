@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from recsys import data, synth
 from recsys.config import Settings
+from recsys.data import sources, synth, table
 from recsys.errors import RecsysError
 
 QUIRKS = Path(__file__).resolve().parents[1] / "fixtures" / "restaurants_quirks.json"
@@ -18,15 +18,17 @@ QUIRKS = Path(__file__).resolve().parents[1] / "fixtures" / "restaurants_quirks.
 
 @pytest.fixture(scope="module")
 def quirks() -> pd.DataFrame:
-    return data.normalise_records(data.read_restaurants_file(QUIRKS)).set_index("id", drop=False)
+    return table.normalise_records(sources.read_restaurants_file(QUIRKS)).set_index(
+        "id", drop=False
+    )
 
 
 def test_table_has_the_contract_columns(quirks: pd.DataFrame) -> None:
-    assert list(quirks.columns) == list(data.COLUMNS)
-    assert len(data.BOOL_ATTRIBUTES) == 22
+    assert list(quirks.columns) == list(table.COLUMNS)
+    assert len(table.BOOL_ATTRIBUTES) == 22
     assert quirks["price"].dtype == int and quirks["rating"].dtype == float
-    assert all(quirks[key].dtype == bool for key in data.BOOL_ATTRIBUTES)
-    assert not quirks[list(data.REVIEW_STATS)].isna().any().any()
+    assert all(quirks[key].dtype == bool for key in table.BOOL_ATTRIBUTES)
+    assert not quirks[list(table.REVIEW_STATS)].isna().any().any()
 
 
 def test_ids_slugs_chains_and_duplicates(quirks: pd.DataFrame) -> None:
@@ -43,9 +45,9 @@ def test_ids_slugs_chains_and_duplicates(quirks: pd.DataFrame) -> None:
 
 
 def test_slugify() -> None:
-    assert data.slugify("Café Claude 7 Claude Ln") == "cafe-claude-7-claude-ln"
-    assert data.slugify("寿司").startswith("restaurant-")  # nothing ASCII left: a hash
-    assert data.slugify("寿司") == data.slugify("寿司") != data.slugify("ラーメン")
+    assert table.slugify("Café Claude 7 Claude Ln") == "cafe-claude-7-claude-ln"
+    assert table.slugify("寿司").startswith("restaurant-")  # nothing ASCII left: a hash
+    assert table.slugify("寿司") == table.slugify("寿司") != table.slugify("ラーメン")
 
 
 def test_prices_ratings_coordinates(quirks: pd.DataFrame) -> None:
@@ -82,7 +84,7 @@ def test_hours_quirks(quirks: pd.DataFrame) -> None:
 def test_review_stats(quirks: pd.DataFrame) -> None:
     brewery = quirks.loc["21st-amendment-brewery-restaurant-563-2nd-st"]
     assert brewery["review_count"] == 2
-    stats = [brewery[k] for k in data.REVIEW_STATS]
+    stats = [brewery[k] for k in table.REVIEW_STATS]
     assert stats == [3.0, 5.0, 4.0, 1.0]  # population std, as in the article
     claude = quirks.loc["my-own-id-7"]
     assert claude["review_count"] == 2 and claude["review_rating_mean"] == 4.0
@@ -132,7 +134,7 @@ def test_malformed_record_is_named(field: str, value: object, fragment: str) -> 
     records = [copy.deepcopy(GOOD), copy.deepcopy(GOOD) | {"name": "Bar", "address": "2 St"}]
     records[1][field] = value
     with pytest.raises(RecsysError) as caught:
-        data.normalise_records(records)
+        table.normalise_records(records)
     message = str(caught.value)
     assert message.startswith("restaurant #2")
     if field != "name":
@@ -144,17 +146,17 @@ def test_malformed_record_is_named(field: str, value: object, fragment: str) -> 
 def test_repeated_explicit_id_is_an_error() -> None:
     records = [GOOD | {"id": "x"}, GOOD | {"id": "x", "name": "Bar"}]
     with pytest.raises(RecsysError, match=r"restaurant #2 \('Bar'\): id 'x' is already used by"):
-        data.normalise_records(records)
+        table.normalise_records(records)
 
 
 def test_validate_record_alone() -> None:
-    row = data.validate_record(GOOD)
+    row = table.validate_record(GOOD)
     assert row["id"] == "foo-1-main-st" and row["price"] == 2
-    assert set(row) == set(data.COLUMNS)
+    assert set(row) == set(table.COLUMNS)
     with pytest.raises(RecsysError, match=r"^restaurant \('Foo'\): price 'x'"):
-        data.validate_record(GOOD | {"price": "x"})
+        table.validate_record(GOOD | {"price": "x"})
     with pytest.raises(RecsysError, match="restaurant #4 is not a JSON object"):
-        data.validate_record(["Foo"], 3)
+        table.validate_record(["Foo"], 3)
 
 
 @pytest.mark.parametrize(
@@ -173,27 +175,27 @@ def test_malformed_file_is_rejected(tmp_path: Path, content: str, fragment: str)
     path.write_text(content)
     settings = Settings(data_dir=tmp_path / "data")
     with pytest.raises(RecsysError, match=fragment.replace("(", r"\(")) as caught:
-        data.load_restaurants(settings, path=path)
+        sources.load_restaurants(settings, path=path)
     assert str(path) in str(caught.value)
 
 
 def test_explicit_file_wins_and_missing_file_raises(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data", restaurants_file=QUIRKS)
-    loaded = data.load_restaurants(settings)
+    loaded = sources.load_restaurants(settings)
     assert loaded.source == "file" and loaded.path == QUIRKS
     assert loaded.description == f"Your file {QUIRKS} (7 restaurants)."
     missing = tmp_path / "nope.json"
     with pytest.raises(RecsysError, match="does not exist"):
-        data.load_restaurants(settings, path=missing)  # the argument beats the setting
+        sources.load_restaurants(settings, path=missing)  # the argument beats the setting
     assert not (tmp_path / "data" / "restaurants").exists()  # nothing generated silently
 
 
 def test_generated_is_cached_and_rebuilt_on_version_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(data.DATA_URL_ENV, "none")
+    monkeypatch.setenv(sources.DATA_URL_ENV, "none")
     settings = Settings(data_dir=tmp_path)
-    first = data.load_restaurants(settings)
+    first = sources.load_restaurants(settings)
     assert first.source == "generated"
     assert "downloads are disabled" in first.description
     assert first.description.startswith("Generated San Francisco data set (220 restaurants")
@@ -204,5 +206,5 @@ def test_generated_is_cached_and_rebuilt_on_version_change(
     document["generator_version"] = -1
     document["restaurants"] = document["restaurants"][:40]
     first.path.write_text(json.dumps(document))
-    second = data.load_restaurants(settings)
+    second = sources.load_restaurants(settings)
     pd.testing.assert_frame_equal(first.frame, second.frame)

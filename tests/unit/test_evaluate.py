@@ -1,6 +1,7 @@
 """Metrics by hand, the results' shape, and the command's outputs."""
 
 import argparse
+import dataclasses
 import json
 import math
 
@@ -8,13 +9,14 @@ import numpy as np
 import pytest
 from tests_frames import restaurants
 
-import recsys.dataset as dataset_module
+import recsys.data.dataset as dataset_module
 from recsys.config import Settings
-from recsys.dataset import build_dataset
-from recsys.evaluate import METRICS, ROWS, SEGMENTS, evaluate, evaluate_cli, ranking_metrics
-from recsys.interactions import save_interactions
-from recsys.train import train
-from recsys.users import generate_users, save_users
+from recsys.data.dataset import build_dataset
+from recsys.data.interactions import save_interactions
+from recsys.data.users import generate_users, save_users
+from recsys.model.evaluate import ROWS, SEGMENTS, evaluate, evaluate_cli
+from recsys.model.metrics import METRICS, ranking_metrics
+from recsys.model.train import train
 
 
 def test_ranking_metrics_by_hand():
@@ -75,8 +77,8 @@ def test_cli_with_own_interactions_has_no_oracle_and_saves_results(small, capsys
 
 
 def test_baseline_rows_are_cached_per_data(small, monkeypatch):
-    from recsys import baselines
-    from recsys.evaluate import baseline_metrics
+    from recsys.model import baselines
+    from recsys.model.evaluate import baseline_metrics
 
     root, _, _, dataset, model = small
     settings = Settings(data_dir=root / "cache-test")
@@ -90,6 +92,6 @@ def test_baseline_rows_are_cached_per_data(small, monkeypatch):
     assert baseline_metrics(dataset, settings=settings) == first
     results = evaluate(dataset, model, settings=settings)
     assert results["segments"]["warm_users"]["content"] == first["warm_users"]["content"]
-    other = dataset_module.Dataset(**{**dataset.__dict__, "fingerprint": "other data"})
+    other = dataclasses.replace(dataset, fingerprint="other data")
     with pytest.raises(AssertionError, match="despite the cache"):
         baseline_metrics(other, settings=settings)

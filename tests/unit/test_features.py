@@ -5,8 +5,8 @@ import json
 import numpy as np
 from tests_frames import restaurants
 
-from recsys.features import FeatureEncoders
-from recsys.users import LIKES, generate_users
+from recsys.data.users import LIKES, generate_users
+from recsys.model.features import FeatureEncoders
 
 
 def _fitted():

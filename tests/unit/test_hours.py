@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from recsys import hours
 from recsys.config import TIMEZONE
+from recsys.data import hours
 from recsys.errors import RecsysError
 
 # 2026-06-01 is a Monday; the week of June 1..7 is used for wall-clock cases.
@@ -73,7 +74,6 @@ def test_no_hours_is_unknown() -> None:
     assert hours.is_open(None, at(MON, "12:00")) is None
     assert hours.closes_at(None, at(MON, "12:00")) is None
     assert set(hours.slot_fields(None).values()) == {-1}
-    assert hours.format_hours(None) == ["Hours unknown"]
 
 
 def test_parse_formats_and_sorting() -> None:
@@ -168,15 +168,6 @@ def test_dst_days_use_wall_clock() -> None:
     assert hours.is_open(bar, datetime(2026, 3, 8, 10, 30, tzinfo=UTC)) is False
 
 
-def test_format_hours() -> None:
-    lines = hours.format_hours(hours.parse_hours({**SPLIT, **OVERNIGHT, **MIDNIGHT}))
-    assert lines[0] == "Mon 11:30–14:30, 17:00–22:00"
-    assert lines[1] == "Tue 11:00–00:00"
-    assert lines[2] == "Wed closed"
-    assert lines[4] == "Fri 18:00–02:00"
-    assert len(lines) == 7
-
-
 def test_open_conditions_shape() -> None:
     conditions = hours.open_conditions(at(SAT, "01:30"))
     assert conditions[0] == ("saturday_open_0", "saturday_close_0", 90)
@@ -218,6 +209,22 @@ def test_open_conditions_agree_with_is_open_on_random_cases() -> None:
         expected = _open_brute_force(intervals, local)
         assert hours.is_open(intervals, when) is expected
         assert _open_by_slots(hours.slot_fields(intervals), when) is expected
-        assert hours.parse_hours(hours.to_raw(intervals)) == intervals
+        assert hours.parse_hours(_to_raw(intervals)) == intervals
         closing = hours.closes_at(intervals, when)
         assert (closing is not None) is expected
+
+
+def _to_raw(intervals: Iterable[hours.Interval] | None) -> dict[str, list[list[str]]] | None:
+    """Intervals back in the source schema (`parse_hours(_to_raw(x)) == x`).
+
+    A place closed all week lists every day with no intervals, because an empty
+    `hours` object would read back as unknown hours.
+    """
+    if intervals is None:
+        return None
+    intervals = tuple(intervals)
+    raw: dict[str, list[list[str]]] = {} if intervals else {day: [] for day in hours.DAYS}
+    for day, open_min, close_min in sorted(intervals):
+        close = "23:59" if close_min == hours.MINUTES_PER_DAY else hours._clock(close_min)
+        raw.setdefault(hours.DAYS[day], []).append([hours._clock(open_min), close])
+    return raw

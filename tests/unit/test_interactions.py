@@ -3,15 +3,15 @@
 import pytest
 from tests_frames import restaurants
 
-from recsys.errors import RecsysError
-from recsys.interactions import (
+from recsys.data.interactions import (
     VISITS_PER_USER,
     load_interactions,
     save_interactions,
     simulate,
     split,
 )
-from recsys.users import generate_users
+from recsys.data.users import generate_users
+from recsys.errors import RecsysError
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from recsys.config import EMBEDDING_DIM
-from recsys.model import (
+from recsys.model.towers import (
     MLP_CONFIG,
     ModelConfig,
     TwoTower,
-    in_batch_softmax_loss,
     sampled_softmax_loss,
 )
 
@@ -23,13 +22,13 @@ def test_in_batch_softmax_by_hand():
     expected = (
         (math.log(math.exp(2) + math.exp(1.2)) - 2) + (math.log(1 + math.exp(1.6)) - 1.6)
     ) / 2
-    loss = in_batch_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5)
+    loss = sampled_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5)
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_accidental_hits_are_masked():
     # Both rows are the same restaurant: neither copy is the other's negative, loss is 0.
-    loss = in_batch_softmax_loss(U, R, torch.tensor([7, 7]), temperature=0.5)
+    loss = sampled_softmax_loss(U, R, torch.tensor([7, 7]), temperature=0.5)
     assert loss.item() == pytest.approx(0.0, abs=1e-7)
 
 
@@ -41,7 +40,7 @@ def test_logq_correction_by_hand():
     expected = (
         (math.log(math.exp(a) + math.exp(b)) - a) + (math.log(math.exp(c) + math.exp(d)) - d)
     ) / 2
-    loss = in_batch_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5, log_q=log_q)
+    loss = sampled_softmax_loss(U, R, torch.tensor([0, 1]), temperature=0.5, log_q=log_q)
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 

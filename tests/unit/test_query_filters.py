@@ -10,18 +10,15 @@ import pytest
 
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
-from recsys.query import (
-    _LRU,
-    EARTH_RADIUS_M,
+from recsys.serving.filters import (
     RETURN_FIELDS_HOURS,
     Filters,
     build_query,
     combine,
     filter_parts,
-    haversine_m,
-    parse_search_reply,
     search_args,
 )
+from recsys.serving.recommend import _LRU, EARTH_RADIUS_M, haversine_m, parse_search_reply
 
 # Saturday 2026-07-04 19:30 SF: today's slots at 1170, Friday's at 1170 + 1440.
 SAT_1930 = (
@@ -168,7 +165,7 @@ def test_serving_cache_is_bounded_and_keeps_recently_used() -> None:
 
 
 def test_filters_take_any_iterable_of_cuisines_and_stay_hashable() -> None:
-    from recsys.query import Filters
+    from recsys.serving.filters import Filters
 
     assert Filters(cuisines=["Thai", "Pizza"]).cuisines == ("Thai", "Pizza")
     assert Filters(cuisines="Thai").cuisines == ("Thai",)

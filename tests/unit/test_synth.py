@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import data, hours, synth
+from recsys.data import hours, synth, table
 from recsys.errors import RecsysError
 
 
@@ -20,7 +20,7 @@ def document() -> dict:
 
 @pytest.fixture(scope="module")
 def frame(document: dict) -> pd.DataFrame:
-    return data.normalise_records(document["restaurants"])
+    return table.normalise_records(document["restaurants"])
 
 
 def test_deterministic_given_seed(document: dict) -> None:
@@ -39,7 +39,7 @@ def test_size_and_header(document: dict, frame: pd.DataFrame) -> None:
 def test_schema_like_the_real_file(document: dict) -> None:
     record = document["restaurants"][0]
     assert isinstance(record["price"], str)  # a string, as in the article's file
-    assert all(key in record for key in data.BOOL_ATTRIBUTES)
+    assert all(key in record for key in table.BOOL_ATTRIBUTES)
     assert {"review_rating", "review_text", "review_date", "user_name"} <= set(record["reviews"][0])
 
 
@@ -123,14 +123,14 @@ def test_bad_count_is_rejected() -> None:
 
 
 def test_other_sizes_load(frame: pd.DataFrame) -> None:
-    small = data.normalise_records(synth.generate_restaurants(n=150, seed=2)["restaurants"])
-    big = data.normalise_records(synth.generate_restaurants(n=300, seed=2)["restaurants"])
+    small = table.normalise_records(synth.generate_restaurants(n=150, seed=2)["restaurants"])
+    big = table.normalise_records(synth.generate_restaurants(n=300, seed=2)["restaurants"])
     assert (len(small), len(big)) == (150, 300)
 
 
 def test_bay_area_bench_set() -> None:
     bay = synth.generate_bay_area(n=20_000, seed=0)
-    assert len(bay) == 20_000 and list(bay.columns) == list(data.COLUMNS)
+    assert len(bay) == 20_000 and list(bay.columns) == list(table.COLUMNS)
     assert bay["id"].is_unique
     assert bay["lat"].between(37.0, 38.2).all() and bay["lon"].between(-122.6, -121.5).all()
     assert not synth._inside(bay["lat"].to_numpy(), bay["lon"].to_numpy(), synth.BAY_WATER).any()

@@ -8,12 +8,12 @@ import torch
 from tests_frames import restaurants
 
 from recsys.config import Settings
-from recsys.dataset import build_dataset
+from recsys.data.dataset import build_dataset
+from recsys.data.users import generate_users, save_users
 from recsys.errors import RecsysError
-from recsys.evaluate import ranking_metrics, relevant_by_user
-from recsys.model import ModelConfig
-from recsys.train import best_epoch, load_checkpoint, save_checkpoint, train
-from recsys.users import generate_users, save_users
+from recsys.model.metrics import ranking_metrics, relevant_by_user
+from recsys.model.towers import ModelConfig
+from recsys.model.train import best_epoch, load_checkpoint, save_checkpoint, train
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 from tests_frames import restaurants
 
-from recsys.errors import RecsysError
-from recsys.users import (
+from recsys.data.users import (
     ARTICLE_LIKES,
     LIKE_RULES,
     LIKES,
@@ -18,6 +17,7 @@ from recsys.users import (
     load_users,
     validate_profile,
 )
+from recsys.errors import RecsysError
 
 
 def test_likes_cover_the_article_and_every_like_has_a_rule():

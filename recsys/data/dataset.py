@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from recsys import interactions as inter
-from recsys import users as users_mod
+from recsys.data import interactions as inter
+from recsys.data import users as users_mod
 from recsys.config import Settings
 from recsys.progress import Progress, ProgressFn, no_progress
 
@@ -40,12 +41,14 @@ class Dataset:
     seed: int = 0
     description: str = ""  # where the restaurants came from, in one plain sentence
 
-    @property
+    @cached_property
     def user_index(self) -> dict[str, int]:
+        """user_id -> row of `users` (built once: the tables are not changed in place)."""
         return {u: i for i, u in enumerate(self.users["user_id"])}
 
-    @property
+    @cached_property
     def restaurant_index(self) -> dict[str, int]:
+        """restaurant id -> row of `restaurants`."""
         return {r: i for i, r in enumerate(self.restaurants["id"])}
 
 
@@ -119,7 +122,7 @@ def build_dataset(
         rest, rest_source = restaurants.reset_index(drop=True), "given"
         description = f"A given table of {len(rest)} restaurants."
     else:
-        from recsys.data import load_restaurants
+        from recsys.data.sources import load_restaurants
 
         loaded = load_restaurants(settings, path=restaurants, progress=progress)
         rest, rest_source = loaded.frame.reset_index(drop=True), loaded.source

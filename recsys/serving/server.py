@@ -19,6 +19,7 @@ import os
 import secrets
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -203,14 +204,19 @@ def drop_namespace(client: redis.Redis, namespace: str) -> None:
         name = _text(name)
         if name.startswith(namespace + ":"):
             client.execute_command("FT.DROPINDEX", name)
+    unlink_matching(client, f"{namespace}:*")
+
+
+def unlink_matching(client: redis.Redis, pattern: str) -> None:
+    """Remove every key matching `pattern` (SCAN, then UNLINK in batches of 1,000)."""
     batch: list[bytes] = []
-    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+    for key in client.scan_iter(match=pattern, count=1000):
         batch.append(key)
-        if len(batch) == 1000:
-            client.delete(*batch)
+        if len(batch) >= 1000:
+            client.unlink(*batch)
             batch.clear()
     if batch:
-        client.delete(*batch)
+        client.unlink(*batch)
 
 
 def safe_url(url: str) -> str:
@@ -241,6 +247,42 @@ def redis_cli(args: argparse.Namespace, settings: Settings) -> int:
     info = status(settings)
     _print_status(info)
     return 0 if info["running"] and not info["missing"] else 1
+
+
+# --- cached clients (the serving path connects once, not per query) -----------------------
+
+_clients: dict[str, redis.Redis] = {}
+# Settings -> client: resolving the URL of the embedded server reads its files and pings
+# it, which costs more than a query; the serving path must not pay that on every call.
+_by_settings: dict[Settings, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def client(settings: Settings) -> redis.Redis:
+    """A cached, checked client for `settings` (connect once, not per query).
+
+    After Redis restarted (the embedded one may come back on another port), call
+    `reset_client` and then this again.
+    """
+    cached = _by_settings.get(settings)
+    if cached is not None:
+        return cached
+    url = redis_url(settings)
+    with _clients_lock:
+        cached = _clients.get(url)
+        if cached is None:
+            cached = _clients[url] = connect(settings)
+        _by_settings[settings] = cached
+        return cached
+
+
+def reset_client(settings: Settings) -> None:
+    """Forget the cached client of `settings` (the next `client` call re-resolves Redis)."""
+    with _clients_lock:
+        cached = _by_settings.pop(settings, None)
+        for url, known in list(_clients.items()):
+            if known is cached:
+                del _clients[url]
 
 
 # --- helpers: clients and checks -----------------------------------------------------------

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
+from recsys.fileutil import atomic_path, parse_bool
 
 # The article's 13 likes, then the ones the restaurants' cuisines need.
 ARTICLE_LIKES = (
@@ -181,10 +182,8 @@ def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
 
 def save_users(users: pd.DataFrame, path: Path) -> None:
     """Write users as JSON Lines (likes as a JSON list)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    users.to_json(tmp, orient="records", lines=True, force_ascii=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        users.to_json(tmp, orient="records", lines=True, force_ascii=False)
 
 
 # --- validation: users files and new users -----------------------------------------
@@ -215,13 +214,9 @@ def _parse_likes(value: Any, where: str) -> list[str]:
 
 
 def _parse_bool(value: Any, field: str, where: str) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "y"):
-        return True
-    if text in ("false", "0", "no", "n", ""):
-        return False
+    flag = parse_bool(value)
+    if flag is not None:
+        return flag
     raise RecsysError(f"{where}: {field} {value!r} is not true or false.")
 
 

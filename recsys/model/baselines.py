@@ -18,17 +18,15 @@ from scipy.sparse import csr_matrix
 from sklearn.decomposition import TruncatedSVD
 from torch import nn
 
-from recsys.dataset import Dataset
-from recsys.users import ARTICLE_LIKES, BOOL_FIELDS, like_matrix, likes_multi_hot
+from recsys.data.dataset import Dataset
+from recsys.data.users import ARTICLE_LIKES, BOOL_FIELDS, like_matrix, likes_multi_hot
+from recsys.model.metrics import pair_rows
 
 MF_COMPONENTS = 24
 
 
 def _train_indices(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    train = dataset.split.train
-    u = train["user_id"].map(dataset.user_index).to_numpy()
-    r = train["restaurant_id"].map(dataset.restaurant_index).to_numpy()
-    return u, r
+    return pair_rows(dataset, dataset.split.train)
 
 
 def random_scores(dataset: Dataset, seed: int = 0) -> np.ndarray:
@@ -72,7 +70,7 @@ ARTICLE_NUMERIC = [
 
 def article_restaurant_features(restaurants: pd.DataFrame) -> np.ndarray:
     """Numerics and 0/1 booleans, unscaled, no cuisines: what the article fed its tower."""
-    from recsys.data import BOOL_ATTRIBUTES
+    from recsys.data.table import BOOL_ATTRIBUTES
 
     cols = [*ARTICLE_NUMERIC, *BOOL_ATTRIBUTES]
     return restaurants[cols].to_numpy(dtype=np.float32)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,11 +24,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from recsys.config import EMBEDDING_DIM, Settings
-from recsys.dataset import Dataset
-from recsys.errors import RecsysError
-from recsys.evaluate import ranking_metrics, relevant_by_user
-from recsys.features import FEATURES_VERSION, FeatureEncoders
-from recsys.model import ModelConfig, TwoTower, sampled_softmax_loss
+from recsys.data.dataset import Dataset
+from recsys.errors import CheckpointError, RecsysError
+from recsys.fileutil import atomic_write
+from recsys.model.features import FEATURES_VERSION, FeatureEncoders
+from recsys.model.metrics import pair_rows, ranking_metrics, relevant_by_user
+from recsys.model.towers import ModelConfig, TwoTower, sampled_softmax_loss
 from recsys.progress import Progress, ProgressFn, no_progress
 
 CHECKPOINT_FORMAT = 1
@@ -77,10 +76,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _pairs(frame: pd.DataFrame, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    users, rests = dataset.user_index, dataset.restaurant_index
-    u = frame["user_id"].map(users).to_numpy(dtype=np.int64)
-    r = frame["restaurant_id"].map(rests).to_numpy(dtype=np.int64)
-    return u, r
+    return pair_rows(dataset, frame)
 
 
 def fit_encoders(dataset: Dataset) -> FeatureEncoders:
@@ -343,29 +339,23 @@ def save_checkpoint(model: TrainedModel, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": model.net.state_dict(), "meta": json.dumps(_metadata(model))}
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda out: torch.save(payload, out), binary=True)
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if not path.is_file():
-        raise RecsysError(f"no trained model at {str(path)!r}: run `python -m recsys train` first.")
+        raise CheckpointError(
+            f"no trained model at {str(path)!r}: run `python -m recsys train` first."
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         return payload["state_dict"], json.loads(payload["meta"])
     except Exception:  # any unreadable file is the same problem for the user
-        raise RecsysError(f"{str(path)!r} is not a readable recsys checkpoint.") from None
+        raise CheckpointError(f"{str(path)!r} is not a readable recsys checkpoint.") from None
 
 
-def _refuse(path: Path, why: str) -> RecsysError:
-    return RecsysError(f"checkpoint {str(path)!r} is incompatible ({why}); retrain the model.")
+def _refuse(path: Path, why: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {str(path)!r} is incompatible ({why}); retrain the model.")
 
 
 def load_checkpoint(path: Path, *, expect_fingerprint: str | None = None) -> TrainedModel:

@@ -16,75 +16,33 @@ binary relevance.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.config import Settings
-from recsys.errors import RecsysError
+from recsys.errors import CheckpointError
+from recsys.fileutil import atomic_write_json
+from recsys.model.metrics import METRICS, ranking_metrics, relevant_by_user
 from recsys.progress import TextProgress
+
+if TYPE_CHECKING:
+    from recsys.data.dataset import Dataset
+    from recsys.model.train import TrainedModel
 
 SEGMENTS = ("warm_users", "cold_users", "cold_restaurants")
 ROWS = (
     "two_tower", "two_tower_mlp", "oracle", "random", "popularity", "content",
     "matrix_factorization", "article_recipe",
 )  # fmt: skip
-METRICS = ("recall@10", "recall@50", "ndcg@10")
 BASELINES_VERSION = 3  # bump when a baseline changes, so cached rows are recomputed
 
 
-def _pairs_by_user(pairs: pd.DataFrame, user_pos: dict, rest_pos: dict) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for user_id, rest_id in zip(pairs["user_id"], pairs["restaurant_id"], strict=True):
-        out.setdefault(user_pos[user_id], []).append(rest_pos[rest_id])
-    return out
-
-
-def ranking_metrics(
-    scores: np.ndarray, relevant: dict[int, list[int]], seen: dict[int, list[int]]
-) -> dict[str, float]:
-    """Mean recall@10, recall@50 and NDCG@10 over the users in `relevant`.
-
-    Args:
-        scores: (n_users, n_restaurants) higher = better, rows indexed like the keys.
-        relevant: user row -> held-out restaurant columns.
-        seen: user row -> columns to remove from the candidates (training visits).
-    """
-    users = sorted(relevant)
-    if not users:
-        return {m: float("nan") for m in METRICS}
-    block = np.array(scores[users], dtype=np.float64)
-    for i, u in enumerate(users):
-        block[i, seen.get(u, [])] = -np.inf
-    top = np.argsort(-block, axis=1, kind="stable")[:, :50]
-    discounts = 1.0 / np.log2(np.arange(2, 12))
-    recall10, recall50, ndcg10 = [], [], []
-    for i, u in enumerate(users):
-        rel = set(relevant[u])
-        hits = np.isin(top[i], list(rel))
-        recall10.append(hits[:10].sum() / min(10, len(rel)))
-        recall50.append(hits[:50].sum() / min(50, len(rel)))
-        ideal = discounts[: min(10, len(rel))].sum()
-        ndcg10.append(float((hits[:10] * discounts[: len(hits[:10])]).sum() / ideal))
-    return {
-        "recall@10": float(np.mean(recall10)),
-        "recall@50": float(np.mean(recall50)),
-        "ndcg@10": float(np.mean(ndcg10)),
-    }
-
-
-def relevant_by_user(dataset: Any, pairs: pd.DataFrame) -> dict[int, list[int]]:
-    """Map (user_id, restaurant_id) pairs to user row -> restaurant columns of `dataset`."""
-    return _pairs_by_user(pairs, dataset.user_index, dataset.restaurant_index)
-
-
-def _segments(dataset: Any) -> dict[str, tuple[dict, dict]]:
+def _segments(dataset: Dataset) -> dict[str, tuple[dict, dict]]:
     split = dataset.split
     seen = relevant_by_user(dataset, pd.concat([split.train, split.val]))
     return {
@@ -94,9 +52,9 @@ def _segments(dataset: Any) -> dict[str, tuple[dict, dict]]:
     }
 
 
-def baseline_scores(dataset: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
+def baseline_scores(dataset: Dataset, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Every row but the model's: (n_users, n_restaurants) scores; no oracle for real data."""
-    from recsys import baselines
+    from recsys.model import baselines
 
     rows = {} if dataset.oracle is None else {"oracle": dataset.oracle}
     rows["random"] = baselines.random_scores(dataset, seed)
@@ -107,15 +65,15 @@ def baseline_scores(dataset: Any, *, seed: int = 0) -> dict[str, np.ndarray]:
     return rows
 
 
-def mlp_scores(dataset: Any, *, seed: int = 0) -> np.ndarray:
+def mlp_scores(dataset: Dataset, *, seed: int = 0) -> np.ndarray:
     """The MLP-tower variant's scores: trained here, for comparison with the served model."""
-    from recsys import train
-    from recsys.model import MLP_CONFIG
+    from recsys.model import train
+    from recsys.model.towers import MLP_CONFIG
 
     return model_scores(train.train(dataset, config=MLP_CONFIG, seed=seed), dataset)
 
 
-def model_scores(model: Any, dataset: Any) -> np.ndarray:
+def model_scores(model: TrainedModel, dataset: Dataset) -> np.ndarray:
     """The model's cosine scores for every (user, restaurant) of `dataset`."""
     return model.embed_users(dataset.users) @ model.embed_restaurants(dataset.restaurants).T
 
@@ -124,7 +82,7 @@ def _rounded(values: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if np.isnan(v) else round(v, 4)) for k, v in values.items()}
 
 
-def _metric_rows(dataset: Any, rows: dict[str, np.ndarray]) -> dict[str, dict[str, dict]]:
+def _metric_rows(dataset: Dataset, rows: dict[str, np.ndarray]) -> dict[str, dict[str, dict]]:
     """{segment: {row: {metric: value or None}}}: None where a segment has no users."""
     out: dict[str, dict[str, dict]] = {}
     for segment, (relevant, seen) in _segments(dataset).items():
@@ -134,13 +92,13 @@ def _metric_rows(dataset: Any, rows: dict[str, np.ndarray]) -> dict[str, dict[st
     return out
 
 
-def _baselines_key(dataset: Any, seed: int) -> str:
+def _baselines_key(dataset: Dataset, seed: int) -> str:
     # The data fingerprint covers restaurants, users, interactions and the split's seed.
     return json.dumps([BASELINES_VERSION, dataset.fingerprint, seed])
 
 
 def baseline_metrics(
-    dataset: Any, *, seed: int = 0, settings: Settings | None = None
+    dataset: Dataset, *, seed: int = 0, settings: Settings | None = None
 ) -> dict[str, dict[str, dict]]:
     """The comparison rows' metrics per segment, cached under `settings` if given.
 
@@ -157,7 +115,7 @@ def baseline_metrics(
                 return cached["segments"]
         except (OSError, ValueError, AttributeError):
             pass  # an unreadable cache is recomputed and rewritten
-    from recsys.train import single_thread
+    from recsys.model.train import single_thread
 
     with single_thread():  # small matrices: a second thread only waits on a shared CPU
         rows = {
@@ -166,13 +124,13 @@ def baseline_metrics(
         }
     segments = _metric_rows(dataset, rows)
     if path is not None:
-        _write_json_atomically(path, {"key": key, "segments": segments})
+        atomic_write_json(path, {"key": key, "segments": segments}, indent=2)
     return segments
 
 
 def evaluate(
-    dataset: Any,
-    model: Any,
+    dataset: Dataset,
+    model: TrainedModel,
     *,
     seed: int = 0,
     settings: Settings | None = None,
@@ -220,23 +178,10 @@ def evaluation_path(settings: Settings) -> Path:
     return settings.path("model", "evaluation.json")
 
 
-def _write_json_atomically(path: Path, data: Any) -> None:
-    """Readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_evaluation(results: dict[str, Any], settings: Settings) -> Path:
     """Write results atomically (the UI may be reading the previous ones)."""
     path = evaluation_path(settings)
-    _write_json_atomically(path, results)
+    atomic_write_json(path, results, indent=2)
     return path
 
 
@@ -260,22 +205,22 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _model_for(dataset: Any, settings: Settings, progress: TextProgress) -> Any:
+def _model_for(dataset: Dataset, settings: Settings, progress: TextProgress) -> TrainedModel:
     """The saved model if it was trained on this data, else a fresh one (not saved)."""
-    from recsys import train
+    from recsys.model import train
 
     try:
         return train.load_checkpoint(
             train.default_checkpoint_path(settings), expect_fingerprint=dataset.fingerprint
         )
-    except RecsysError as exc:
+    except CheckpointError as exc:
         print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
         return train.train(dataset, progress=progress)
 
 
 def evaluate_cli(args: Any, settings: Settings) -> int:
     """`python -m recsys evaluate [--json]`: every number on stdout, progress on stderr."""
-    from recsys.dataset import build_dataset
+    from recsys.data.dataset import build_dataset
 
     progress = TextProgress(sys.stderr)
     dataset = build_dataset(

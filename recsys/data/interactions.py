@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.users import REFERENCE_DATE, like_matrix, likes_multi_hot, open_late
+from recsys.fileutil import atomic_path
+from recsys.data.users import REFERENCE_DATE, like_matrix, likes_multi_hot, open_late
 
 WEIGHTS = {
     "likes": 2.4,  # the main signal: likes meet cuisines through LIKE_RULES
@@ -108,10 +109,8 @@ def simulate(
 
 def save_interactions(interactions: pd.DataFrame, path: Path) -> None:
     """Write interactions as CSV (atomically, so a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    interactions[COLUMNS].to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        interactions[COLUMNS].to_csv(tmp, index=False)
 
 
 def load_interactions(path: Path, users: pd.DataFrame, restaurants: pd.DataFrame) -> pd.DataFrame:

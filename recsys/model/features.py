@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import MultiLabelBinarizer, OneHotEncoder, StandardScaler
 
-from recsys.interactions import user_ages
-from recsys.users import (
+from recsys.data.interactions import user_ages
+from recsys.data.users import (
     BOOL_FIELDS,
     LIKES,
     PRICE_BRACKETS,
@@ -40,7 +40,7 @@ LIKE_MATCH = [f"match:{like}" for like in LIKES]
 
 
 def _bool_attributes() -> tuple[str, ...]:
-    from recsys.data import BOOL_ATTRIBUTES  # the restaurants table owns the list
+    from recsys.data.table import BOOL_ATTRIBUTES  # the restaurants table owns the list
 
     return tuple(BOOL_ATTRIBUTES)
 

@@ -13,26 +13,27 @@ import json
 import sys
 from typing import Any
 
-from recsys import hours, store
 from recsys.config import Settings
+from recsys.data import hours
+from recsys.serving import index
 
 _DERIVED = {"location", "intervals", *hours.slot_fields(None)}
 
 
 def export_restaurants(settings: Settings, *, with_embeddings: bool = False) -> dict[str, Any]:
     """The live restaurants (sorted by id) with the version that serves them."""
-    live = store.require_live(settings)
+    live = index.require_live(settings)
     docs = [
         _strip(doc, with_embeddings, _DERIVED)
-        for doc in store.iter_documents(settings, "restaurants")
+        for doc in index.iter_documents(settings, "restaurants")
     ]
     return {**_header(live), "restaurants": sorted(docs, key=lambda d: d["id"])}
 
 
 def export_users(settings: Settings, *, with_embeddings: bool = False) -> dict[str, Any]:
     """The live users (sorted by id): profile, `visited` (training) and embeddings."""
-    live = store.require_live(settings)
-    docs = [_strip(doc, with_embeddings, set()) for doc in store.iter_documents(settings, "users")]
+    live = index.require_live(settings)
+    docs = [_strip(doc, with_embeddings, set()) for doc in index.iter_documents(settings, "users")]
     return {**_header(live), "users": sorted(docs, key=lambda d: d["user_id"])}
 
 

@@ -158,17 +158,3 @@ def sampled_softmax_loss(
     logits = logits.masked_fill(same & ~positive, float("-inf"))
     labels = torch.arange(batch, device=logits.device)
     return F.cross_entropy(logits, labels)
-
-
-def in_batch_softmax_loss(
-    user_emb: torch.Tensor,
-    rest_emb: torch.Tensor,
-    rest_ids: torch.Tensor,
-    temperature: float,
-    log_q: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Sampled softmax over the batch: each user's positive vs the batch's other restaurants.
-
-    `sampled_softmax_loss` with the batch's own restaurants as the only candidates.
-    """
-    return sampled_softmax_loss(user_emb, rest_emb, rest_ids, temperature, log_q)

@@ -1,6 +1,6 @@
 """Opening hours: parsing, open-at, closes-at and the Redis slot encoding.
 
-One source of truth for the rules (docs/design.md, "Opening hours"):
+One source of truth for the rules (docs/hours.md):
 
 - An interval is `(day, open_min, close_min)` with `day` 0 = Monday … 6 = Sunday,
   `open_min` in 0..1439 and `close_min` in `open_min+1 .. open_min+1440`.
@@ -27,7 +27,6 @@ from recsys.errors import RecsysError
 Interval = tuple[int, int, int]
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DAY_ABBREVIATIONS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SLOTS_PER_DAY = 3
 MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
@@ -229,32 +228,3 @@ def open_conditions(at: datetime | None = None) -> list[tuple[str, str, int]]:
         for j in range(SLOTS_PER_DAY)
     ]
     return today + carried
-
-
-def format_hours(intervals: Iterable[Interval] | None) -> list[str]:
-    """Human lines for the UI, one per day, e.g. "Mon 11:30–14:30, 17:00–22:00"."""
-    if intervals is None:
-        return ["Hours unknown"]
-    by_day: list[list[str]] = [[] for _ in DAYS]
-    for day, open_min, close_min in sorted(intervals):
-        by_day[day].append(f"{_clock(open_min)}–{_clock(close_min)}")
-    return [
-        f"{abbr} {', '.join(spans) if spans else 'closed'}"
-        for abbr, spans in zip(DAY_ABBREVIATIONS, by_day, strict=True)
-    ]
-
-
-def to_raw(intervals: Iterable[Interval] | None) -> dict[str, list[list[str]]] | None:
-    """Intervals back in the source schema (`parse_hours(to_raw(x)) == x`).
-
-    A place closed all week lists every day with no intervals, because an empty
-    `hours` object would read back as unknown hours.
-    """
-    if intervals is None:
-        return None
-    intervals = tuple(intervals)
-    raw: dict[str, list[list[str]]] = {} if intervals else {day: [] for day in DAYS}
-    for day, open_min, close_min in sorted(intervals):
-        close = "23:59" if close_min == MINUTES_PER_DAY else _clock(close_min)
-        raw.setdefault(DAYS[day], []).append([_clock(open_min), close])
-    return raw

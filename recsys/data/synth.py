@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from recsys import hours
-from recsys.data import BOOL_ATTRIBUTES
+from recsys.data import hours
+from recsys.data.table import BOOL_ATTRIBUTES
 from recsys.errors import RecsysError
 
 # Bump when the generated data changes, so cached generated files are rebuilt.
@@ -258,7 +258,6 @@ KINDS: dict[str, Kind] = {
                       ("{adj} Scoop", "{last}'s Creamery")),
 }  # fmt: skip
 KIND_NAMES = tuple(KINDS)
-CUISINES = tuple(sorted({c for k in KINDS.values() for c in k.core + k.extra}))
 
 WORDS = {
     "adj": ("Golden", "Jade", "Lucky", "Red", "Silver", "Blue", "Little", "Copper", "Hidden",

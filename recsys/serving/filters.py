@@ -1,0 +1,234 @@
+"""Filters: what a person asks for, validated, as RedisVL filter expressions (pure).
+
+No server is needed here: `Filters.validate` checks every value and names the first
+bad one; `filter_parts` turns validated filters into one RedisVL expression per
+filter (values escaped by RedisVL); `search_args` renders the one filtered KNN query.
+The open-at filter comes from `hours.open_conditions`, so it is exact to the minute
+inside Redis and top-k is exact (FLAT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache, reduce
+from typing import Any
+
+import numpy as np
+from redisvl.query import VectorQuery
+from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag
+
+from recsys.config import EMBEDDING_DIM
+from recsys.data import hours
+from recsys.errors import RecsysError
+
+MAX_K = 100
+MAX_RADIUS_M = 50_000.0
+# Redis indexes points only up to this latitude (EPSG:900913); beyond it nothing matches.
+MAX_LAT = 85.05112878
+# Only what a result shows; the id comes from the key and lat/lon from "location".
+RETURN_FIELDS = ["name", "address", "location", "$.cuisines", "price", "rating"]
+RETURN_FIELDS_HOURS = [*RETURN_FIELDS, "$.intervals"]
+# Order of the per-filter counts shown when fewer than k restaurants pass.
+FILTER_NAMES = ("location", "open_at", "price", "rating", "cuisines", "not_visited")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the person asked for; `None`/empty means "do not filter on this"."""
+
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    at: datetime | str | None = None  # SF local when naive; ISO 8601 text accepted
+    min_price: int | None = None
+    max_price: int | None = None
+    min_rating: float | None = None
+    cuisines: tuple[str, ...] = ()
+    k: int = 10
+    exclude_visited: bool = False
+
+    def __post_init__(self) -> None:
+        # Filters are cache keys on the serving path, so any iterable of names becomes
+        # a tuple (a list from a UI widget or JSON would not be hashable).
+        if isinstance(self.cuisines, str):
+            object.__setattr__(self, "cuisines", (self.cuisines,))
+        elif not isinstance(self.cuisines, tuple):
+            object.__setattr__(self, "cuisines", tuple(self.cuisines or ()))
+
+    def validate(self, known_cuisines: Iterable[str] | None = None) -> Filters:
+        """Check every value; return a normalised copy (aware `at`, canonical cuisines).
+
+        Args:
+            known_cuisines: the cuisines present in the index; unknown names are errors.
+
+        Raises:
+            RecsysError: one sentence naming the first bad value.
+        """
+        _check_point(self.lat, self.lon, self.radius_m)
+        _check_range("price", self.min_price, self.max_price, 1, 4, integer=True)
+        _check_range("rating", self.min_rating, None, 0, 5, integer=False)
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
+            raise RecsysError(f"k {self.k!r} is not a whole number from 1 to {MAX_K}.")
+        cuisines = _canonical_cuisines(self.cuisines, known_cuisines)
+        return replace(self, at=parse_at(self.at), cuisines=cuisines)
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise RecsysError(f"{name} {value!r} is not a number.")
+    if not math.isfinite(value):
+        raise RecsysError(f"{name} {value!r} is not a finite number.")
+    return float(value)
+
+
+def _check_point(lat: Any, lon: Any, radius_m: Any) -> None:
+    if (lat is None) != (lon is None):
+        raise RecsysError("give both a latitude and a longitude for the search centre, or neither.")
+    if lat is not None:
+        if not -MAX_LAT <= _finite("latitude", lat) <= MAX_LAT:
+            raise RecsysError(f"latitude {lat!r} is outside -{MAX_LAT}..{MAX_LAT}.")
+        if not -180 <= _finite("longitude", lon) <= 180:
+            raise RecsysError(f"longitude {lon!r} is outside -180..180.")
+    if radius_m is not None:
+        if lat is None:
+            raise RecsysError(
+                f"radius {radius_m!r} m needs a search centre (latitude and longitude)."
+            )
+        if not 0 < _finite("radius", radius_m) <= MAX_RADIUS_M:
+            raise RecsysError(
+                f"radius {radius_m!r} m is not greater than 0 and at most {MAX_RADIUS_M:.0f} m."
+            )
+
+
+def _check_range(
+    name: str, low: Any, high: Any, lowest: float, highest: float, *, integer: bool
+) -> None:
+    for label, value in ((f"minimum {name}", low), (f"maximum {name}", high)):
+        if value is None:
+            continue
+        number = _finite(label, value)
+        if (integer and not float(number).is_integer()) or not lowest <= number <= highest:
+            kind = "a whole number" if integer else "a number"
+            raise RecsysError(f"{label} {value!r} is not {kind} from {lowest:g} to {highest:g}.")
+    if low is not None and high is not None and low > high:
+        raise RecsysError(f"minimum {name} {low!r} is above maximum {name} {high!r}.")
+
+
+def _canonical_cuisines(asked: Iterable[str], known: Iterable[str] | None) -> tuple[str, ...]:
+    asked = tuple(asked or ())
+    for name in asked:
+        if not isinstance(name, str) or not name.strip():
+            raise RecsysError(f"cuisine {name!r} is not a cuisine name.")
+    if known is None:
+        return tuple(name.strip() for name in asked)
+    by_lower = {k.lower(): k for k in known}
+    unknown = [name for name in asked if name.strip().lower() not in by_lower]
+    if unknown:
+        sample = ", ".join(sorted(by_lower.values())[:40])
+        raise RecsysError(f"cuisine {unknown[0]!r} is not in the index; known cuisines: {sample}.")
+    return tuple(dict.fromkeys(by_lower[name.strip().lower()] for name in asked))
+
+
+def parse_at(at: datetime | str | None) -> datetime | None:
+    """An aware San Francisco datetime from a datetime or ISO 8601 text (no offset = SF)."""
+    if at is None:
+        return None
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at.strip())
+        except ValueError:
+            raise RecsysError(
+                f"time {at!r} is not ISO 8601 (e.g. 2026-07-04T19:30 or 2026-07-04T19:30-07:00)."
+            ) from None
+    return hours.to_local(at)
+
+
+# --- filters -> RedisVL expressions (no server needed) -----------------------------------
+
+
+def filter_parts(filters: Filters, visited: Sequence[str] = ()) -> dict[str, FilterExpression]:
+    """One RedisVL expression per filter given (validated `filters`), by `FILTER_NAMES`."""
+    parts: dict[str, FilterExpression] = {}
+    if filters.radius_m is not None:
+        area = GeoRadius(filters.lon, filters.lat, filters.radius_m, unit="m")
+        parts["location"] = Geo("location") == area
+    if filters.at is not None:
+        parts["open_at"] = reduce(
+            lambda a, b: a | b,
+            (
+                (Num(o) <= minute) & (Num(c) > minute)
+                for o, c, minute in hours.open_conditions(filters.at)
+            ),
+        )
+    if filters.min_price is not None or filters.max_price is not None:
+        low, high = filters.min_price or 1, filters.max_price or 4
+        parts["price"] = Num("price").between(int(low), int(high))
+    if filters.min_rating is not None:
+        parts["rating"] = Num("rating") >= float(filters.min_rating)
+    if filters.cuisines:
+        parts["cuisines"] = Tag("cuisines") == list(filters.cuisines)
+    if filters.exclude_visited and visited:
+        parts["not_visited"] = Tag("id") != list(visited)
+    return parts
+
+
+def combine(parts: dict[str, FilterExpression]) -> FilterExpression | None:
+    """All parts AND-ed, or None when nothing filters."""
+    return reduce(lambda a, b: a & b, parts.values()) if parts else None
+
+
+def build_query(
+    vector: Sequence[float], filters: Filters, visited: Sequence[str] = ()
+) -> VectorQuery:
+    """The one filtered KNN query for validated `filters`."""
+    fields = RETURN_FIELDS_HOURS if filters.at is not None else RETURN_FIELDS
+    return VectorQuery(
+        vector=list(vector),
+        vector_field_name="embedding",
+        return_fields=fields,
+        filter_expression=_filter_string(filters, tuple(visited)),
+        num_results=filters.k,
+    )
+
+
+@lru_cache(maxsize=1024)
+def _filter_string(filters: Filters, visited: tuple[str, ...]) -> str | None:
+    # Rendered by RedisVL once per distinct request: repeated queries (the UI, the
+    # benchmark) skip rebuilding dozens of filter objects.
+    expression = combine(filter_parts(filters, visited))
+    return None if expression is None else str(expression)
+
+
+_NO_VECTOR = [0.0] * EMBEDDING_DIM
+
+
+@lru_cache(maxsize=1024)
+def search_args(filters: Filters, visited: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """The FT.SEARCH arguments after the index name, without `PARAMS` (the vector).
+
+    Rendered by RedisVL once per distinct validated `filters` and visits, then cached.
+    """
+    return tuple(build_query(_NO_VECTOR, filters, visited).get_args())
+
+
+# --- command line ------------------------------------------------------------------------
+
+
+def filters_from_args(args: argparse.Namespace) -> Filters:
+    """The `recommend` flags as `Filters` (validated later, with the index's cuisines)."""
+    return Filters(
+        lat=args.lat,
+        lon=args.lon,
+        radius_m=args.radius_m,
+        at=args.at,
+        min_price=args.min_price,
+        max_price=args.max_price,
+        min_rating=args.min_rating,
+        cuisines=tuple(args.cuisine or ()),
+        k=args.k,
+        exclude_visited=bool(args.exclude_visited),
+    )

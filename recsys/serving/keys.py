@@ -1,0 +1,184 @@
+"""Every Redis key and index name, and the live pointer parsed into one object.
+
+The one owner of the Redis layout (docs/redis-layout.md); no other module builds a
+key by hand. Everything lives under the namespace `ns` (`RECSYS_NAMESPACE`):
+
+| key | type | what |
+|---|---|---|
+| `ns:restaurants` | index alias | names the live restaurants index |
+| `ns:restaurants:v{N}` | index | one RedisVL index per load, over the JSON keys below |
+| `ns:restaurant:v{N}:{id}` | JSON | one restaurant: attributes, hours slots, `embedding` |
+| `ns:user:v{N}:{user_id}` | JSON | one user: profile, `embedding`, `visited` (training ids) |
+| `ns:live` | hash | the live pointer (see `LivePointer`) |
+| `ns:version` | string | counter for N |
+| `ns:lock` | string | who holds the load lock (JSON), with a TTL |
+| `ns:added:restaurants`, `ns:added:users` | hash | id -> JSON record added through the app |
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from recsys.config import Settings
+
+KINDS = ("restaurants", "users")
+# What identifies one load of the live index: version numbers restart when a namespace
+# is wiped, the load id never repeats. Read together (HMGET) on the serving path.
+STAMP_FIELDS = ("version", "load_id")
+
+
+def alias(settings: Settings) -> str:
+    """The alias that always names the live restaurants index."""
+    return settings.key("restaurants")
+
+
+def index(settings: Settings, version: int | str) -> str:
+    """The restaurants index of load `version`."""
+    return settings.key("restaurants", f"v{version}")
+
+
+def index_version(settings: Settings, name: str) -> int | None:
+    """The version of an index named by `index`, or None for any other name."""
+    head = index(settings, "")
+    tail = name[len(head) :] if name.startswith(head) else ""
+    return int(tail) if tail.isdigit() else None
+
+
+def restaurant_prefix(settings: Settings, version: int | str) -> str:
+    """The key prefix of load `version`'s restaurant documents (without the last ':')."""
+    return settings.key("restaurant", f"v{version}")
+
+
+def user_prefix(settings: Settings, version: int | str) -> str:
+    """The key prefix of load `version`'s user documents (without the last ':')."""
+    return settings.key("user", f"v{version}")
+
+
+def prefix(settings: Settings, kind: str, version: int | str) -> str:
+    """`restaurant_prefix` or `user_prefix` by kind ("restaurants" or "users")."""
+    return {"restaurants": restaurant_prefix, "users": user_prefix}[kind](settings, version)
+
+
+def restaurant(settings: Settings, version: int | str, restaurant_id: str) -> str:
+    return f"{restaurant_prefix(settings, version)}:{restaurant_id}"
+
+
+def user(settings: Settings, version: int | str, user_id: str) -> str:
+    return f"{user_prefix(settings, version)}:{user_id}"
+
+
+def document(settings: Settings, kind: str, version: int | str, item_id: str) -> str:
+    """The key of one restaurant or user document of load `version`."""
+    return f"{prefix(settings, kind, version)}:{item_id}"
+
+
+def version_of_document(settings: Settings, kind: str, key: str) -> int | None:
+    """The load version in a document key of `kind`, or None if it is not one."""
+    head = prefix(settings, kind, "")
+    if not key.startswith(head):
+        return None
+    number = key[len(head) :].split(":", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
+def live(settings: Settings) -> str:
+    return settings.key("live")
+
+
+def version_counter(settings: Settings) -> str:
+    return settings.key("version")
+
+
+def lock(settings: Settings) -> str:
+    return settings.key("lock")
+
+
+def added(settings: Settings, kind: str) -> str:
+    """The hash of records added at run time (`kind` = "restaurants" or "users")."""
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {KINDS}")
+    return settings.key("added", kind)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class LivePointer:
+    """The live load, as the `live` hash says (one parser for str and bytes replies).
+
+    Attributes:
+        version: the load number N; index: its index name.
+        model_version: the checkpoint version that made its embeddings.
+        restaurants / users: document counts; cuisines: every cuisine in the index.
+        algorithm: "flat" or "hnsw"; model: what `publish` was told about the model.
+        load_id: unique per load; stamp: (version, load_id) as stored, for comparisons.
+    """
+
+    version: int
+    index: str
+    model_version: str
+    restaurants: int
+    users: int
+    cuisines: tuple[str, ...]
+    algorithm: str
+    load_id: str
+    loaded_at: str
+    model: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stamp(self) -> tuple[str, str]:
+        return (str(self.version), self.load_id)
+
+    @classmethod
+    def parse(cls, raw: Mapping[Any, Any]) -> LivePointer | None:
+        """From an HGETALL reply (bytes or str); None for an empty hash."""
+        if not raw:
+            return None
+        info = {_text(k): _text(v) for k, v in raw.items()}
+        return cls(
+            version=int(info["version"]),
+            index=info["index"],
+            model_version=info["model_version"],
+            restaurants=int(info["restaurants"]),
+            users=int(info["users"]),
+            cuisines=tuple(json.loads(info.get("cuisines") or "[]")),
+            algorithm=info.get("algorithm", "flat"),
+            load_id=info.get("load_id", ""),
+            loaded_at=info.get("loaded_at", ""),
+            model=json.loads(info.get("model") or "{}"),
+        )
+
+    def to_hash(self) -> dict[str, str | int]:
+        """The fields as HSET writes them."""
+        return {
+            "version": self.version,
+            "index": self.index,
+            "model_version": self.model_version,
+            "restaurants": self.restaurants,
+            "users": self.users,
+            "cuisines": json.dumps(list(self.cuisines)),
+            "algorithm": self.algorithm,
+            "load_id": self.load_id,
+            "loaded_at": self.loaded_at,
+            "model": json.dumps(self.model),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict (what the UI and the CLI summaries print)."""
+        return {
+            "version": self.version,
+            "index": self.index,
+            "model_version": self.model_version,
+            "restaurants": self.restaurants,
+            "users": self.users,
+            "cuisines": list(self.cuisines),
+            "algorithm": self.algorithm,
+            "load_id": self.load_id,
+            "loaded_at": self.loaded_at,
+            "model": self.model,
+        }
