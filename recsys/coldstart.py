@@ -72,7 +72,7 @@ def embed_profile(
 
     from recsys.data import users
 
-    row = users.validate_profile(dict(profile))
+    row = users.validate_profile(dict(profile) if isinstance(profile, Mapping) else profile)
     if model is None:
         model = serving_model(settings)
     else:

@@ -258,8 +258,8 @@ def test_document_index_and_alias_survive_a_restart(own_embedded: Settings) -> N
 def test_concurrent_starters_share_one_server(own_embedded: Settings) -> None:
     env = {**os.environ, "RECSYS_DATA_DIR": str(own_embedded.data_dir)}
     env.pop("REDIS_URL", None)
-    code = "from recsys import server, config; s = config.Settings.from_env(); "
-    code += "server.connect(s); print(server.status(s)['pid'])"
+    code = "from recsys import config; from recsys.serving import server; "
+    code += "s = config.Settings.from_env(); server.connect(s); print(server.status(s)['pid'])"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, cwd=ROOT)
         for _ in range(3)
