@@ -200,7 +200,7 @@ def run(
     figures = default_latency(settings, user_id, tuple(str(c) for c in popular))
     if quick:
         return figures
-    model = train.load_checkpoint(train.default_checkpoint_path(settings))
+    model = train.load_saved(settings, index.require_live(settings)["model_version"])
     figures["bay_area"] = bay_area(settings, model, dataset, report)
     report(Progress("bench", 3, 4, "training the default model"))
     start = time.perf_counter()

@@ -42,7 +42,7 @@ def serving_model(settings: Settings) -> TrainedModel:
     from recsys.model import train
 
     live = index.require_live(settings)
-    model = train.load_checkpoint(train.default_checkpoint_path(settings))
+    model = train.load_saved(settings, live["model_version"])
     require_serving(live, model)
     return model
 

@@ -1,21 +1,22 @@
 """`prepare` (idempotent set-up) and `retrain` (train + publish under the load lock).
 
-A retrain never damages what is served: the new checkpoint is written beside the
-old one, the index is published (verified, then swapped), and only then does the
-new checkpoint replace the old and the new evaluation (measured before publishing)
-replace the old one. Any failure before that leaves all three untouched.
+A retrain never damages what is served, and a crash at any line converges: the new
+model is saved under its own version before its index goes live, the live pointer
+names the version it serves, and whatever is not live is removed afterwards (or by
+the next `prepare`). See `retrain` for the order.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recsys import failpoints
 from recsys.config import Settings
 from recsys.errors import CheckpointError
 from recsys.model import evaluate
@@ -136,42 +137,79 @@ def prepare(
     interactions: Path | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Redis up, data, users, interactions; train only without a compatible checkpoint;
-    load the index only when none is live, it was made by another model, or it uses
-    another vector algorithm than `settings.algorithm`.
+    """Redis up, data, users, interactions; train only without a saved model for this
+    data; load the index only when none is live, it was made by another model, or it
+    uses another vector algorithm than `settings.algorithm`. Clears what a killed load
+    or retrain left behind.
+
+    The model kept is the live one when it fits the data (a retrain killed after its
+    swap stays live), else the newest saved model that fits.
 
     Returns:
         What was done: {"trained", "loaded", "model_version", "live", "sources"}.
     """
-    from recsys.model import train
-
     report = progress or no_progress
     server.client(settings)  # Redis first: fail fast with the server's message
     dataset = _dataset(settings, restaurants, users, interactions, report)
-    path = train.default_checkpoint_path(settings)
-    try:
-        model = train.load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
-        trained = False
-    except CheckpointError:
-        model = None
+    live = index.live_info(settings)
+    model = _saved_model_for(settings, dataset, live)
     if model is None:
         return {**retrain(settings, dataset=dataset, progress=report), "trained": True}
-    live = index.live_info(settings)
     loaded = (
         live is None
         or live["model_version"] != model.version
         or live["algorithm"] != settings.algorithm
     )
-    if loaded:
-        publish_model(settings, dataset, model, progress=report)
+    if loaded or _leftovers(settings, live):
+        with index.load_lock(settings, what="load", progress=report):
+            if loaded:
+                _publish_locked(settings, dataset, model, progress=report)
+            clean_up(settings)
     return {
-        "trained": trained,
+        "trained": False,
         "loaded": loaded,
         "model_version": model.version,
         "live": index.live_info(settings),
         "sources": dataset.sources,
         "description": dataset.description,
     }
+
+
+def _saved_model_for(
+    settings: Settings, dataset: Dataset, live: dict[str, Any] | None
+) -> TrainedModel | None:
+    """The live model if it is saved and fits `dataset`, else the newest saved that fits."""
+    from recsys.model import train
+
+    if live is not None:
+        with suppress(CheckpointError):
+            return train.load_saved(
+                settings, live["model_version"], expect_fingerprint=dataset.fingerprint
+            )
+    try:
+        return train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
+    except CheckpointError:
+        return None
+
+
+def _leftovers(settings: Settings, live: dict[str, Any] | None) -> bool:
+    """Whether a killed load or retrain left anything that `clean_up` would remove."""
+    from recsys.model import saved
+
+    keep = live["model_version"] if live else None
+    others = [v for v in saved.versions(settings) if v != keep]
+    return bool(others) or index.stale_versions(settings, keep=live["version"] if live else None)
+
+
+def clean_up(settings: Settings) -> None:
+    """Drop every index version and saved model that is not live (load lock held)."""
+    from recsys.model import saved
+
+    live = index.live_info(settings)
+    index.drop_stale_versions(settings, keep=live["version"] if live else None)
+    failpoints.reached("cleanup")
+    if live is not None:  # without a live index, nothing says which model to keep
+        saved.remove_all_but(settings, live["model_version"])
 
 
 def _evaluation(
@@ -200,29 +238,37 @@ def retrain(
 ) -> dict[str, Any]:
     """Train a new model and publish it, holding the load lock throughout.
 
+    Order, so that a crash at any line leaves one consistent served model: train and
+    evaluate (nothing changed yet); save the checkpoint and evaluation under the new
+    model's version; publish the index (the live pointer now names that version);
+    remove what is not live. Before the swap the old model serves with its own
+    checkpoint, after it the new one does with its own.
+
     Raises:
         RecsysError: another load/retrain is running (the message names it), bad data,
-            or a failed load; the served index and the saved checkpoint stay as they were.
+            or a failed load; the served index and its saved model stay as they were.
     """
-    from recsys.model import train
+    from recsys.model import saved, train
 
     report = progress or no_progress
-    with index.load_lock(settings, what="retrain", owner=owner):
+    with index.load_lock(settings, what="retrain", owner=owner, progress=report):
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
-        # Measured before publishing (a failure here changes nothing), saved only once the
-        # new index is live, so the UI's numbers are always those of the served model.
+        failpoints.reached("trained")
         results = _evaluation(settings, dataset, model, report)
-        final = train.default_checkpoint_path(settings)
-        pending = train.save_checkpoint(model, final.with_name(final.name + ".new"))
+        train.save(model, settings)
+        evaluate.save_evaluation(results, settings)
+        failpoints.reached("saved")
         try:
             version = _publish_locked(settings, dataset, model, progress=report)
-            os.replace(pending, final)
-        finally:
-            if pending.exists():
-                pending.unlink()
-        evaluate.save_evaluation(results, settings)
+        except BaseException:
+            with suppress(Exception):  # never served: drop it (unless it went live)
+                live = index.live_info(settings)
+                if live is None or live["model_version"] != model.version:
+                    saved.remove(settings, model.version)
+            raise
+        clean_up(settings)
     return {
         "trained": True,
         "loaded": True,

@@ -108,19 +108,30 @@ def user_profile(user_id: str) -> dict[str, Any]:
     return index.get_user(settings(), user_id)
 
 
-@st.cache_resource(show_spinner="Loading the model…")
-def model() -> TrainedModel | None:
-    """The current checkpoint (`TrainedModel`), or None before the first training."""
-    from recsys.model import train
+@st.cache_resource(show_spinner="Loading the model…", max_entries=2)
+def _saved_model(version: str) -> TrainedModel | None:
+    from recsys.model import saved, train
 
-    path = train.default_checkpoint_path(settings())
+    path = saved.checkpoint_path(settings(), version)
     return train.load_checkpoint(path) if path.exists() else None
+
+
+def model() -> TrainedModel | None:
+    """The saved model serving the live index (`TrainedModel`), or None before the first.
+
+    Keyed by the live model version, so a retrain in another session or the CLI is
+    picked up without clearing anything by hand.
+    """
+    from recsys.serving import index
+
+    live = index.live_info(settings())
+    return None if live is None else _saved_model(live["model_version"])
 
 
 def clear() -> None:
     """Forget everything derived from the model and data (after a retrain or a new record)."""
     _live_table.clear()
-    model.clear()
+    _saved_model.clear()
 
 
 def require_model() -> TrainedModel:
@@ -140,8 +151,14 @@ def _evaluation(path: str, mtime: float) -> dict[str, Any]:
 
 
 def evaluation() -> dict[str, Any] | None:
-    """The saved evaluation results ({"segments": ...}), or None before the first one."""
-    path = settings().path("model", "evaluation.json")
+    """The served model's evaluation ({"segments": ...}), or None before the first one."""
+    from recsys.model import saved
+    from recsys.serving import index
+
+    live = index.live_info(settings())
+    if live is None:
+        return None
+    path = saved.evaluation_path(settings(), live["model_version"])
     return _evaluation(str(path), path.stat().st_mtime) if path.exists() else None
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 from recsys.config import Settings
 from recsys.errors import CheckpointError
 from recsys.fileutil import atomic_write_json
+from recsys.model import saved
 from recsys.model.metrics import METRICS, ranking_metrics, relevant_by_user
 from recsys.progress import TextProgress
 
@@ -173,16 +174,24 @@ def evaluate(
 # --- saved results and the command line ------------------------------------------------
 
 
-def evaluation_path(settings: Settings) -> Path:
-    """Where the latest results live, next to the checkpoint, for the UI to draw."""
-    return settings.path("model", "evaluation.json")
+def evaluation_path(settings: Settings, version: str) -> Path:
+    """Where model `version`'s results live, next to its checkpoint, for the UI to draw."""
+    return saved.evaluation_path(settings, version)
 
 
 def save_evaluation(results: dict[str, Any], settings: Settings) -> Path:
-    """Write results atomically (the UI may be reading the previous ones)."""
-    path = evaluation_path(settings)
+    """Write results atomically under their model's version (the UI may be reading)."""
+    path = evaluation_path(settings, results["model_version"])
     atomic_write_json(path, results, indent=2)
     return path
+
+
+def load_evaluation(settings: Settings, version: str) -> dict[str, Any] | None:
+    """Model `version`'s saved results, or None if it has none (or they are unreadable)."""
+    try:
+        return json.loads(evaluation_path(settings, version).read_text(encoding="utf-8"))
+    except (OSError, ValueError, CheckpointError):
+        return None
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -210,9 +219,7 @@ def _model_for(dataset: Dataset, settings: Settings, progress: TextProgress) -> 
     from recsys.model import train
 
     try:
-        return train.load_checkpoint(
-            train.default_checkpoint_path(settings), expect_fingerprint=dataset.fingerprint
-        )
+        return train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
     except CheckpointError as exc:
         print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
         return train.train(dataset, progress=progress)

@@ -27,6 +27,7 @@ from recsys.config import EMBEDDING_DIM, Settings
 from recsys.data.dataset import Dataset
 from recsys.errors import CheckpointError, RecsysError
 from recsys.fileutil import atomic_write
+from recsys.model import saved
 from recsys.model.features import FEATURES_VERSION, FeatureEncoders
 from recsys.model.metrics import pair_rows, ranking_metrics, relevant_by_user
 from recsys.model.towers import ModelConfig, TwoTower, sampled_softmax_loss
@@ -315,8 +316,36 @@ def train(
 # --- checkpoints -------------------------------------------------------------------
 
 
-def default_checkpoint_path(settings: Settings) -> Path:
-    return settings.path("model", "checkpoint.pt")
+def load_saved(
+    settings: Settings, version: str | None = None, *, expect_fingerprint: str | None = None
+) -> TrainedModel:
+    """A saved model: `version`, or else the newest one that loads (and fits the data).
+
+    Raises:
+        CheckpointError: no such (or no usable) saved model.
+    """
+    if version is not None:
+        return load_checkpoint(
+            saved.checkpoint_path(settings, version), expect_fingerprint=expect_fingerprint
+        )
+    reasons = []
+    for candidate in saved.versions(settings):
+        try:
+            return load_checkpoint(
+                saved.checkpoint_path(settings, candidate), expect_fingerprint=expect_fingerprint
+            )
+        except CheckpointError as exc:
+            reasons.append(str(exc))
+    why = f" ({reasons[0]})" if reasons else ""
+    raise CheckpointError(
+        f"no usable trained model under {str(saved.root(settings))!r}{why}: "
+        "run `python -m recsys train` first."
+    )
+
+
+def save(model: TrainedModel, settings: Settings) -> Path:
+    """Save `model` under its own version directory (see `saved`); returns the path."""
+    return save_checkpoint(model, saved.checkpoint_path(settings, model.version))
 
 
 def _metadata(model: TrainedModel) -> dict[str, Any]:

@@ -30,12 +30,13 @@ from redisvl.index import SearchIndex
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
+from recsys import failpoints
 from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
 from recsys.data import hours
 from recsys.errors import BusyError, NotLoadedError, RecsysError
 from recsys.progress import Progress, ProgressFn, no_progress
 from recsys.serving import keys
-from recsys.serving.server import client, unlink_matching
+from recsys.serving.server import client, pid_alive, unlink_matching
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,12 +175,19 @@ def default_owner() -> str:
 
 @contextmanager
 def load_lock(
-    settings: Settings, *, what: str = "load", owner: str | None = None
+    settings: Settings,
+    *,
+    what: str = "load",
+    owner: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> Iterator[None]:
     """Hold the namespace's load lock (renewed in the background) for a load or retrain.
 
+    A lock left by a process of this host that is no longer running (killed) is taken
+    over at once, and `progress` is told so, instead of waiting for it to expire.
+
     Raises:
-        RecsysError: someone else holds it; the message says who and since when.
+        BusyError: someone else holds it; the message says who and since when.
     """
     started = datetime.now(TIMEZONE)
     token = json.dumps(
@@ -187,6 +195,8 @@ def load_lock(
             "owner": owner or default_owner(),
             "what": what,
             "started": started.isoformat(timespec="seconds"),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "nonce": uuid.uuid4().hex,
         }
     )
@@ -194,7 +204,12 @@ def load_lock(
         keys.lock(settings), timeout=LOCK_TTL_S, thread_local=False, blocking=False
     )
     if not lock.acquire(token=token):
-        raise BusyError(_busy_message(lock_holder(settings)))
+        dead = _take_over_dead_holder(settings)
+        if dead is None or not lock.acquire(token=token):
+            raise BusyError(_busy_message(lock_holder(settings)))
+        (progress or no_progress)(
+            Progress("lock", 1, 1, f"took over the lock of {dead} (no longer running)")
+        )
     stop = threading.Event()
     renewer = threading.Thread(target=_renew, args=(lock, stop), daemon=True)
     renewer.start()
@@ -206,6 +221,29 @@ def load_lock(
         # It may have expired while we were stalled; then there is nothing to release.
         with suppress(redis.exceptions.LockError):
             lock.release()
+
+
+# Delete the lock only if it still holds the dead holder's token (atomic in Redis).
+_DELETE_IF_EQUAL = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _take_over_dead_holder(settings: Settings) -> str | None:
+    """Remove a lock whose holder ran on this host and is gone; who it was, or None."""
+    conn = client(settings)
+    raw = conn.get(keys.lock(settings))
+    try:
+        holder = json.loads(raw) if raw is not None else None
+        host, pid = holder["host"], int(holder["pid"])
+    except (ValueError, TypeError, KeyError):
+        return None  # gone meanwhile, or written by a version that did not record its pid
+    if host != socket.gethostname() or pid <= 0 or pid_alive(pid):
+        return None
+    if not conn.eval(_DELETE_IF_EQUAL, 1, keys.lock(settings), raw):
+        return None
+    return f"{holder.get('what', 'load')} by {holder.get('owner', f'pid {pid}')}"
 
 
 def _renew(lock: redis.lock.Lock, stop: threading.Event) -> None:
@@ -323,6 +361,7 @@ def publish_locked(
         index = search_index(settings, version, algorithm=algorithm)
         index.create(overwrite=False)
         _load_restaurants(index, restaurants, restaurant_vectors, report)
+        failpoints.reached("indexing")
         _load_users(settings, version, users, user_vectors, visited, report)
         _verify(index, len(restaurants), restaurant_vectors, report)
         _switch(settings, version, restaurants, len(users), model_version, algorithm,
@@ -331,6 +370,7 @@ def publish_locked(
         # Interrupted or failed: the previous version is untouched; remove our partial one.
         drop_version(settings, version)
         raise
+    failpoints.reached("swapped")
     if previous:
         drop_version(settings, previous["version"])
     report(Progress("index", 1, 1, f"version {version} is live"))
@@ -448,20 +488,25 @@ def drop_version(settings: Settings, version: int | str) -> None:
         unlink_matching(conn, f"{keys.prefix(settings, kind, version)}:*")
 
 
-def drop_stale_versions(settings: Settings, *, keep: int | None) -> None:
-    """Remove leftovers of loads killed before they could clean up (lock held)."""
+def stale_versions(settings: Settings, *, keep: int | None) -> set[int]:
+    """Versions other than `keep` that still have an index or documents in Redis."""
     conn = client(settings)
-    stale: set[int] = set()
+    found: set[int] = set()
     for name in conn.execute_command("FT._LIST"):
         version = keys.index_version(settings, name.decode() if isinstance(name, bytes) else name)
         if version is not None:
-            stale.add(version)
+            found.add(version)
     for kind in keys.KINDS:
         for key in conn.scan_iter(match=f"{keys.prefix(settings, kind, '')}*", count=1000):
             version = keys.version_of_document(settings, kind, key.decode())
             if version is not None:
-                stale.add(version)
-    for version in stale - {keep}:
+                found.add(version)
+    return found - {keep}
+
+
+def drop_stale_versions(settings: Settings, *, keep: int | None) -> None:
+    """Remove leftovers of loads killed before they could clean up (lock held)."""
+    for version in stale_versions(settings, keep=keep):
         drop_version(settings, version)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recsys.config import Settings
@@ -153,32 +153,11 @@ class LivePointer:
             model=json.loads(info.get("model") or "{}"),
         )
 
-    def to_hash(self) -> dict[str, str | int]:
-        """The fields as HSET writes them."""
-        return {
-            "version": self.version,
-            "index": self.index,
-            "model_version": self.model_version,
-            "restaurants": self.restaurants,
-            "users": self.users,
-            "cuisines": json.dumps(list(self.cuisines)),
-            "algorithm": self.algorithm,
-            "load_id": self.load_id,
-            "loaded_at": self.loaded_at,
-            "model": json.dumps(self.model),
-        }
-
     def as_dict(self) -> dict[str, Any]:
         """A plain dict (what the UI and the CLI summaries print)."""
-        return {
-            "version": self.version,
-            "index": self.index,
-            "model_version": self.model_version,
-            "restaurants": self.restaurants,
-            "users": self.users,
-            "cuisines": list(self.cuisines),
-            "algorithm": self.algorithm,
-            "load_id": self.load_id,
-            "loaded_at": self.loaded_at,
-            "model": self.model,
-        }
+        return {**asdict(self), "cuisines": list(self.cuisines)}
+
+    def to_hash(self) -> dict[str, str | int]:
+        """The fields as HSET writes them (lists and dicts as JSON)."""
+        plain = self.as_dict()
+        return {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in plain.items()}

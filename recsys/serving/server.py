@@ -132,7 +132,7 @@ def stop_embedded(settings: Settings) -> bool:
         with contextlib.suppress(redis.RedisError):
             _client(url, timeout=STOP_TIMEOUT_S).shutdown()
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while _pid_alive(pid):
+        while pid_alive(pid):
             if time.monotonic() > deadline:
                 raise RecsysError(
                     f"The embedded Redis (pid {pid}) did not stop within {STOP_TIMEOUT_S:.0f} s."
@@ -382,7 +382,7 @@ def _ensure_embedded(settings: Settings) -> str:
                 _wait_ready(url, pid, files)  # ours and alive: it may still be loading its AOF
                 return url
             except RecsysError:
-                if _pid_alive(pid):
+                if pid_alive(pid):
                     raise
                 # It died while we looked (e.g. killed a moment ago): start a fresh one.
         return _start(settings, files)
@@ -399,7 +399,7 @@ def _embedded_url(settings: Settings) -> str | None:
 def _running_pid(settings: Settings) -> int | None:
     """The pid of our server if its pid file names a live redis-server process."""
     pid = _read_int(_files(settings).pid)
-    if pid is None or not _pid_alive(pid):
+    if pid is None or not pid_alive(pid):
         return None
     with contextlib.suppress(OSError):
         # A stale pid file may name an unrelated process that reused the pid.
@@ -408,7 +408,8 @@ def _running_pid(settings: Settings) -> int | None:
     return pid
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host is running (a zombie is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -537,7 +538,7 @@ def _wait_ready(url: str, pid: int | None, files: _Files, *, log_start: int = 0)
         except redis.ResponseError as exc:  # e.g. wrong password: not ours, do not wait
             raise RecsysError(f"The embedded Redis answered {_one_line(exc)}.") from None
         pid = pid or _read_int(files.pid)
-        exited = pid is not None and not _pid_alive(pid)
+        exited = pid is not None and not pid_alive(pid)
         if exited or time.monotonic() > deadline:
             why = "exited" if exited else f"did not answer within {START_TIMEOUT_S:.0f} s"
             raise RecsysError(

@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 
 from recsys.config import DEFAULT_LAT, DEFAULT_LON, TIMEZONE, Settings
 from recsys.data import hours
+from recsys.model import saved
 from recsys.serving import index, recommend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,7 +319,9 @@ def _screenshot_dir(tmp_path: Path) -> Path:
 
 def _ensure_evaluation(env: dict[str, str]) -> None:
     """The Model page charts the saved evaluation: make one if training did not."""
-    if not Settings.from_env(env).path("model", "evaluation.json").exists():
+    settings = Settings.from_env(env)
+    served = index.live_info(settings)["model_version"]
+    if not saved.evaluation_path(settings, served).exists():
         cmd = [sys.executable, "-m", "recsys", "evaluate"]
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -35,7 +35,7 @@ def served(redis_server, tmp_path_factory) -> Iterator[tuple[Settings, object]]:
     settings = Settings(data_dir=tmp, namespace=namespace, redis_url=redis_server.url)
     dataset = build_dataset(settings)
     model = train.train(dataset, epochs=2)
-    train.save_checkpoint(model, train.default_checkpoint_path(settings))
+    train.save(model, settings)
     pipeline.publish_model(settings, dataset, model)
     yield settings, model
     server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from recsys.data.sources import load_restaurants
 from recsys.data.users import generate_users
-from recsys.errors import RecsysError
+from recsys.errors import BusyError, RecsysError
 from recsys.progress import Progress
 from recsys.serving import index, keys
 
@@ -125,3 +130,35 @@ def test_live_pointer_carries_what_the_caller_said_about_the_model(settings, tab
     assert index.live_info(settings)["model"] == info
     _publish(settings, tables, seed=3, model="m2")
     assert index.live_info(settings)["model"] == {}  # never another model's numbers
+
+
+def _hold_lock(redis_client, settings, host: str, pid: int) -> None:
+    holder = {"owner": f"{host} pid {pid}", "what": "retrain", "started": "2026-01-01T10:00:00",
+              "host": host, "pid": pid, "nonce": "x"}  # fmt: skip
+    redis_client.set(keys.lock(settings), json.dumps(holder), px=60_000)
+
+
+def test_a_lock_left_by_a_dead_process_of_this_host_is_taken_over(settings, redis_client) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process
+    _hold_lock(redis_client, settings, socket.gethostname(), gone.pid)
+    events: list[Progress] = []
+    with index.load_lock(settings, what="load", progress=events.append):
+        assert json.loads(redis_client.get(keys.lock(settings)))["pid"] == os.getpid()
+    assert any("took over the lock of retrain" in e.message for e in events)
+    assert index.lock_holder(settings) is None
+
+
+@pytest.mark.parametrize("where", ["alive here", "another host"])
+def test_a_lock_of_a_live_or_remote_holder_is_respected(settings, redis_client, where) -> None:
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        host = socket.gethostname() if where == "alive here" else "elsewhere.example"
+        _hold_lock(redis_client, settings, host, alive.pid)
+        busy = pytest.raises(BusyError, match=f"retrain started by {host} pid {alive.pid}")
+        with busy, index.load_lock(settings):
+            pass
+        assert json.loads(redis_client.get(keys.lock(settings)))["pid"] == alive.pid
+    finally:
+        alive.kill()
+        alive.wait()

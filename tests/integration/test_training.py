@@ -12,7 +12,7 @@ from recsys import pipeline
 from recsys.data.dataset import build_dataset
 from recsys.errors import RecsysError
 from recsys.model.evaluate import evaluation_path
-from recsys.model.train import default_checkpoint_path, load_checkpoint, save_checkpoint, train
+from recsys.model.train import load_saved, save, train
 from recsys.serving import index
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def test_evaluate_json_on_the_default_data(settings, cli_env, monkeypatch):
     monkeypatch.setenv("RECSYS_DATA_URL", "none")
     dataset = build_dataset(settings)
     model = train(dataset, epochs=10)
-    save_checkpoint(model, default_checkpoint_path(settings))
+    save(model, settings)
     env = {**cli_env, "RECSYS_DATA_URL": "none"}
     done = subprocess.run(
         [sys.executable, "-m", "recsys", "evaluate", "--json"],
@@ -49,7 +49,7 @@ def test_evaluate_json_on_the_default_data(settings, cli_env, monkeypatch):
         assert rows["two_tower"]["recall@10"] > 2 * rows["random"]["recall@10"]
         assert rows["two_tower"]["recall@10"] > rows["article_recipe"]["recall@10"]
         assert rows["oracle"]["recall@10"] < 1.0
-    loaded = load_checkpoint(default_checkpoint_path(settings))
+    loaded = load_saved(settings, model.version)
     assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
 
 
@@ -58,7 +58,7 @@ def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
 ):
     monkeypatch.setenv("RECSYS_DATA_URL", "none")
     first = pipeline.retrain(settings, epochs=2)
-    path = evaluation_path(settings)
+    path = evaluation_path(settings, first["model_version"])
     saved = json.loads(path.read_text())
     assert saved["model_version"] == first["model_version"]
     assert index.live_info(settings)["model_version"] == first["model_version"]
@@ -74,5 +74,7 @@ def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
         pipeline.retrain(settings, epochs=2, seed=1)
     assert path.read_bytes() == before
     assert index.live_info(settings)["model_version"] == first["model_version"]
-    assert load_checkpoint(default_checkpoint_path(settings)).version == first["model_version"]
-    assert not [p.name for p in path.parent.iterdir() if p.name.endswith((".tmp", ".new"))]
+    assert load_saved(settings, first["model_version"]).version == first["model_version"]
+    # The failed model's files are gone, and no temporary file is left anywhere.
+    assert saved.versions(settings) == [first["model_version"]]
+    assert not [p.name for p in saved.root(settings).rglob("*") if p.name.endswith(".part")]

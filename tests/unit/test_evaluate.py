@@ -14,7 +14,7 @@ from recsys.config import Settings
 from recsys.data.dataset import build_dataset
 from recsys.data.interactions import save_interactions
 from recsys.data.users import generate_users, save_users
-from recsys.model.evaluate import ROWS, SEGMENTS, evaluate, evaluate_cli
+from recsys.model.evaluate import ROWS, SEGMENTS, evaluate, evaluate_cli, evaluation_path
 from recsys.model.metrics import METRICS, ranking_metrics
 from recsys.model.train import train
 
@@ -72,7 +72,7 @@ def test_cli_with_own_interactions_has_no_oracle_and_saves_results(small, capsys
     assert "oracle" not in results["segments"]["warm_users"]
     assert results["data"]["interactions"] == "file"
     assert "Training a model" in captured.err
-    saved = json.loads((settings.data_dir / "model" / "evaluation.json").read_text())
+    saved = json.loads(evaluation_path(settings, results["model_version"]).read_text())
     assert saved["segments"] == results["segments"]
 
 

@@ -1,0 +1,53 @@
+"""The Redis layout's one owner: key names, their parsing, and the live pointer."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.config import Settings
+from recsys.serving import keys
+
+S = Settings(data_dir=".", namespace="ns")
+
+
+def test_every_name_is_under_the_namespace() -> None:
+    assert keys.alias(S) == "ns:restaurants"
+    assert keys.index(S, 7) == "ns:restaurants:v7"
+    assert keys.restaurant(S, 7, "r1") == "ns:restaurant:v7:r1"
+    assert keys.user(S, 7, "u1") == "ns:user:v7:u1"
+    assert keys.document(S, "users", 7, "u1") == keys.user(S, 7, "u1")
+    assert keys.live(S) == "ns:live" and keys.lock(S) == "ns:lock"
+    assert keys.version_counter(S) == "ns:version"
+    assert keys.added(S, "users") == "ns:added:users"
+    with pytest.raises(ValueError):
+        keys.added(S, "secrets")
+
+
+@pytest.mark.parametrize(
+    ("name", "version"),
+    [("ns:restaurants:v12", 12), ("ns:restaurants", None), ("ns:restaurants:vx", None),
+     ("other:restaurants:v3", None), ("ns:restaurants:v3:extra", None)],
+)  # fmt: skip
+def test_index_version_parses_only_our_index_names(name: str, version: int | None) -> None:
+    assert keys.index_version(S, name) == version
+
+
+def test_version_of_document() -> None:
+    assert keys.version_of_document(S, "restaurants", "ns:restaurant:v4:a:b") == 4
+    assert keys.version_of_document(S, "users", "ns:user:v9:u") == 9
+    assert keys.version_of_document(S, "users", "ns:restaurant:v9:u") is None
+    assert keys.version_of_document(S, "users", "ns:user:vx:u") is None
+
+
+def test_live_pointer_round_trips_through_str_and_bytes_replies() -> None:
+    pointer = keys.LivePointer(
+        version=3, index="ns:restaurants:v3", model_version="m-1", restaurants=220, users=1000,
+        cuisines=("Thai", "Pub Food"), algorithm="hnsw", load_id="abc", loaded_at="t",
+        model={"metrics": {"val_recall@10": 0.5}},
+    )  # fmt: skip
+    stored = {k: str(v) for k, v in pointer.to_hash().items()}
+    assert keys.LivePointer.parse(stored) == pointer
+    assert keys.LivePointer.parse({k.encode(): v.encode() for k, v in stored.items()}) == pointer
+    assert pointer.stamp == ("3", "abc")
+    assert keys.LivePointer.parse({}) is None
+    assert pointer.as_dict()["cuisines"] == ["Thai", "Pub Food"]
