@@ -353,3 +353,30 @@ def test_screenshots_of_the_main_and_model_pages(open_page, prepared, tmp_path: 
     page.screenshot(path=str(shots / "model.png"))
     for name in ("main.png", "model.png"):
         assert (shots / name).stat().st_size < 300_000, f"{name} is too large for the README"
+
+
+def test_a_retrain_in_one_app_process_is_seen_and_refused_in_another(
+    open_page, second_app_url: str
+):
+    """Two Streamlit processes on one Redis share no state but Redis: the load lock."""
+    first, second = open_page(), open_page(url=second_app_url)
+    loaded(first)
+    loaded(second)
+    sidebar = first.get_by_test_id("stSidebar")
+    version_code = sidebar.locator("code").filter(has_text=re.compile(r"^m-")).first
+    version = version_code.inner_text()
+    idle(first)
+    sidebar.get_by_role("button", name="Retrain model").click()
+    expect(sidebar.get_by_test_id("stProgress")).to_be_visible()
+    second.reload()
+    other = second.get_by_test_id("stSidebar")
+    expect(other.get_by_text("Retraining… (started by")).to_be_visible()
+    expect(other.get_by_role("button", name="Retrain model")).to_be_disabled()
+    expect(sidebar.get_by_test_id("stProgress")).to_be_visible()  # it was running meanwhile
+    # When it has finished, both processes serve the new model; the second one is free again.
+    expect(version_code).not_to_have_text(version, timeout=600_000)
+    new_version = version_code.inner_text()
+    other_code = other.locator("code").filter(has_text=re.compile(r"^m-")).first
+    expect(other_code).to_have_text(new_version, timeout=120_000)
+    expect(other.get_by_role("button", name="Retrain model")).to_be_enabled()
+    expect(second.get_by_test_id("stException")).to_have_count(0)
