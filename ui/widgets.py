@@ -15,12 +15,32 @@ ANY_TIME, NOW, PICK = "any time", "now", "pick a day and time"
 _TIMES = [time(h, m) for h in range(24) for m in (0, 15, 30, 45)]
 
 
+WARM_VISITS = 5  # the first screen should show personalisation: a user with a history
+
+
+def default_user(users: pd.DataFrame) -> int:
+    """Row of the first user (in the table's order) with several past visits, else the
+    one with the most; 0 for an empty table or one without visits."""
+    if users.empty or "visited" not in users:
+        return 0
+    visits = users["visited"].map(lambda v: len(v) if isinstance(v, list) else 0).to_numpy()
+    warm = (visits >= WARM_VISITS).nonzero()[0]
+    return int(warm[0]) if len(warm) else int(visits.argmax())
+
+
 def user_picker(users: pd.DataFrame, key: str = "user") -> str:
-    """A selectbox searchable by name, shown as "Name (user_id)"; returns the user_id."""
+    """A selectbox searchable by name, shown as "Name (user_id)"; returns the user_id.
+
+    It starts on a user with past visits (`default_user`), so the first screen shows
+    what personalisation does."""
     ids = users["user_id"].astype(str).tolist()
     names = dict(zip(ids, users["name"].astype(str), strict=True))
     return st.selectbox(
-        "Who is eating?", ids, key=key, format_func=lambda uid: f"{names[uid]} ({uid})"
+        "Who is eating?",
+        ids,
+        index=default_user(users) if ids else None,
+        key=key,
+        format_func=lambda uid: f"{names[uid]} ({uid})",
     )
 
 

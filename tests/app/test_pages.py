@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys.config import Settings
+from recsys.serving import index
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -82,6 +83,14 @@ def test_another_user_gets_another_ranking(app, fake_map):
     app.selectbox(key="user").set_value(users.options[-1].rsplit("(", 1)[1].rstrip(")")).run()
     no_errors(app)
     assert list(results(app)["name"]) != before
+
+
+def test_the_first_screen_shows_a_user_with_past_visits(app, fake_map, prepared):
+    app.run()
+    no_errors(app)
+    user_id = app.selectbox(key="user").value
+    assert len(index.get_user(prepared, user_id)["visited"]) >= 5
+    assert any("past visits **" in md.value and "**0**" not in md.value for md in app.markdown)
 
 
 def test_cuisine_and_price_filters_keep_only_matching_places(app, fake_map):

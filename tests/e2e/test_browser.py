@@ -362,6 +362,7 @@ def test_a_retrain_in_one_app_process_is_seen_and_refused_in_another(
     first, second = open_page(), open_page(url=second_app_url)
     loaded(first)
     loaded(second)
+    expect(first.get_by_role("button", name="Deploy")).to_have_count(0)  # toolbar: minimal
     sidebar = first.get_by_test_id("stSidebar")
     version_code = sidebar.locator("code").filter(has_text=re.compile(r"^m-")).first
     version = version_code.inner_text()
