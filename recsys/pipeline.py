@@ -248,10 +248,10 @@ def retrain(
         RecsysError: another load/retrain is running (the message names it), bad data,
             or a failed load; the served index and its saved model stay as they were.
     """
-    from recsys.model import saved, train
-
     report = progress or no_progress
     with index.load_lock(settings, what="retrain", owner=owner, progress=report):
+        from recsys.model import saved, train  # PyTorch loads after the lock is taken
+
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)

@@ -368,7 +368,8 @@ def test_a_retrain_in_one_app_process_is_seen_and_refused_in_another(
     version = version_code.inner_text()
     idle(first)
     sidebar.get_by_role("button", name="Retrain model").click()
-    expect(sidebar.get_by_test_id("stProgress")).to_be_visible()
+    # Past "starting": the job holds the lock (its first stages report after taking it).
+    expect(sidebar.get_by_test_id("stProgress")).to_contain_text(re.compile(r"(data|train): "))
     second.reload()
     other = second.get_by_test_id("stSidebar")
     expect(other.get_by_text("Retraining… (started by")).to_be_visible()
