@@ -5,7 +5,7 @@ import streamlit as st
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
-from ui import fmt, maps, state, widgets
+from ui import fmt, maps, share, state, widgets
 
 
 def take_click(value: dict | None) -> bool:
@@ -48,6 +48,7 @@ st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 with state.guard():
     settings, live = state.settings(), state.live()
     users = state.users(live)
+share.restore(users["user_id"].astype(str), live["cuisines"])
 
 map_col, side_col = st.columns([3, 2], gap="medium")
 with side_col:
@@ -69,11 +70,13 @@ with map_col:
         height=520,
         returned_objects=["last_clicked"],
         feature_group_to_add=layer,
+        center=st.session_state.get("map_center", (DEFAULT_LAT, DEFAULT_LON)),
         on_change=lambda: take_click(st.session_state.get("map")),
     )
     st.markdown(f"**{fmt.location(*st.session_state['location'])}** · click the map to move")
 if take_click(out):
     st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
+share.publish(st.session_state["location"], user_id)  # the address bar can be shared as is
 
 # The summary line first: it keeps its place on the page whether or not a table follows.
 st.caption(fmt.filters_summary(filters, len(rec.results)))

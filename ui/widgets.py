@@ -35,12 +35,10 @@ def user_picker(users: pd.DataFrame, key: str = "user") -> str:
     what personalisation does."""
     ids = users["user_id"].astype(str).tolist()
     names = dict(zip(ids, users["name"].astype(str), strict=True))
+    if ids and st.session_state.get(key) not in names:  # first run, or the user is gone
+        st.session_state[key] = ids[default_user(users)]
     return st.selectbox(
-        "Who is eating?",
-        ids,
-        index=default_user(users) if ids else None,
-        key=key,
-        format_func=lambda uid: f"{names[uid]} ({uid})",
+        "Who is eating?", ids, key=key, format_func=lambda uid: f"{names[uid]} ({uid})"
     )
 
 
@@ -68,12 +66,14 @@ def _age(birthdate: Any) -> str:
 
 def radius_control(key: str = "radius_km") -> float:
     """Search radius in metres."""
-    km = st.slider("Radius (km)", 0.25, 10.0, 2.0, 0.25, key=key)
+    st.session_state.setdefault(key, 2.0)  # default here, so a shared link may preset it
+    km = st.slider("Radius (km)", 0.25, 10.0, step=0.25, key=key)
     return km * 1000.0
 
 
 def price_control(key: str = "price") -> tuple[int, int]:
     """(min, max) price level 1-4, shown as $–$$$$."""
+    # `value` makes it a range slider; a shared link may have preset the state (ui/share.py).
     low, high = st.select_slider(
         "Price", options=[1, 2, 3, 4], value=(1, 4), format_func=fmt.price, key=key
     )
@@ -81,7 +81,8 @@ def price_control(key: str = "price") -> tuple[int, int]:
 
 
 def rating_control(key: str = "min_rating") -> float:
-    return float(st.slider("Minimum rating", 0.0, 5.0, 0.0, 0.5, key=key))
+    st.session_state.setdefault(key, 0.0)
+    return float(st.slider("Minimum rating", 0.0, 5.0, step=0.5, key=key))
 
 
 def cuisine_control(options: list[str], key: str = "cuisines") -> list[str]:
@@ -98,26 +99,21 @@ def open_at_control(key: str = "open_at") -> datetime | None:
         st.caption(fmt.sf_now_label(now))
         return now
     day_col, time_col = st.columns(2)
+    st.session_state.setdefault(f"{key}_day", now.weekday())
+    st.session_state.setdefault(f"{key}_time", time(20, 0))
     day = day_col.selectbox(
-        "Day",
-        range(7),
-        index=now.weekday(),
-        key=f"{key}_day",
-        format_func=lambda d: fmt.DAY_NAMES[d],
+        "Day", range(7), key=f"{key}_day", format_func=lambda d: fmt.DAY_NAMES[d]
     )
     clock = time_col.selectbox(
-        "Time",
-        _TIMES,
-        index=_TIMES.index(time(20, 0)),
-        key=f"{key}_time",
-        format_func=lambda t: t.strftime("%H:%M"),
+        "Time", _TIMES, key=f"{key}_time", format_func=lambda t: t.strftime("%H:%M")
     )
     date = now.date() + timedelta(days=(day - now.weekday()) % 7)
     return datetime.combine(date, clock, tzinfo=TIMEZONE)
 
 
 def k_control(key: str = "k") -> int:
-    return int(st.slider("Number of results", 1, 50, 10, key=key))
+    st.session_state.setdefault(key, 10)
+    return int(st.slider("Number of results", 1, 50, key=key))
 
 
 # How each filter is named to a person, and the relaxation that would let more through.

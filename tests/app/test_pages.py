@@ -196,3 +196,43 @@ def test_nothing_prepared_says_what_to_run(redis_server, point_app_at, tmp_path,
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert any("prepare" in e.value for e in at.error)
+
+
+def test_a_shared_link_restores_the_view_and_the_url_follows_changes(app, fake_map, prepared):
+    users = index.iter_documents(prepared, "users")
+    user = next(u for u in users if len(u["visited"]) >= 3)["user_id"]
+    cuisine = index.live_info(prepared)["cuisines"][0]
+    app.query_params.update(
+        lat="37.7946", lon="-122.4005", r="1.5", user=user, price="2-3", rating="3.5",
+        k="7", open="fri-20:00", cuisine=[cuisine],
+    )  # fmt: skip
+    app.run()
+    no_errors(app)
+    assert "37.7946, -122.4005" in location_text(app)
+    assert app.selectbox(key="user").value == user
+    assert app.slider(key="radius_km").value == 1.5
+    assert app.select_slider(key="price").value == (2, 3)
+    assert app.slider(key="min_rating").value == 3.5
+    assert app.slider(key="k").value == 7
+    assert app.radio(key="open_at_mode").value == "pick a day and time"
+    assert app.multiselect(key="cuisines").value == [cuisine]
+    assert app.query_params["user"] == user and app.query_params["open"] == "fri-20:00"
+    # A change on the page is written back into the URL.
+    fake_map.click(37.7599, -122.4148)
+    app.run()
+    assert app.query_params["lat"] == "37.759900" and app.query_params["lon"] == "-122.414800"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("lat", "north"), ("lat", "1e999"), ("r", "0.3"), ("r", "99"), ("user", "<script>"),
+     ("price", "3-1"), ("k", "1000"), ("open", "fri-25:00"), ("rating", "nan"),
+     ("cuisine", "x" * 500)],
+)  # fmt: skip
+def test_a_bad_link_value_is_named_and_ignored(app, fake_map, name, value):
+    app.query_params.update({name: value, **({"lon": "-122.4"} if name == "lat" else {})})
+    app.run()
+    no_errors(app)
+    warning = " ".join(w.value for w in app.warning)
+    assert f"{name}=" in warning and "Ignored from the link" in warning
+    assert len(results(app)) > 0  # the page still works with the defaults

@@ -382,3 +382,23 @@ def test_a_retrain_in_one_app_process_is_seen_and_refused_in_another(
     expect(other_code).to_have_text(new_version, timeout=120_000)
     expect(other.get_by_role("button", name="Retrain model")).to_be_enabled()
     expect(second.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_a_shared_url_restores_the_view_after_reload(open_page, app_url: str, prepared):
+    settings = Settings.from_env(prepared)
+    user = next(u for u in index.iter_documents(settings, "users") if len(u["visited"]) >= 3)
+    link = f"{app_url}/?lat=37.794600&lon=-122.400500&r=1.5&user={user['user_id']}&open=any&k=7"
+    page = open_page(url=link)
+    loaded(page)
+    assert location(page) == "📍 37.7946, -122.4005"
+    expect(page.get_by_text(f"({user['user_id']})").first).to_be_visible()
+    expect(summary(page)).to_contain_text("within 1.5 km")
+    # Move by a click: the address bar follows, and a reload (or sending it) restores it.
+    click_map(page, 0.3, 0.6)
+    moved = location(page)
+    expect(page).to_have_url(re.compile(r"lat=.*lon="))
+    page.reload()
+    loaded(page)
+    assert location(page) == moved
+    expect(page.get_by_text(f"({user['user_id']})").first).to_be_visible()
+    expect(summary(page)).to_contain_text("within 1.5 km")
