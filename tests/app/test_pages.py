@@ -118,7 +118,9 @@ def test_empty_state_names_the_tightest_filter(app, fake_map):
     assert any("within the radius" in i.value for i in app.info)
 
 
-@pytest.mark.parametrize("page", ["pages/model.py", "pages/data.py", "pages/new_user.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/model.py", "pages/data.py", "pages/new_user.py", "pages/compare.py"]
+)
 def test_each_page_opens_without_errors(app, fake_map, page):
     app.run()
     app.switch_page(page).run()
@@ -236,3 +238,19 @@ def test_a_bad_link_value_is_named_and_ignored(app, fake_map, name, value):
     warning = " ".join(w.value for w in app.warning)
     assert f"{name}=" in warning and "Ignored from the link" in warning
     assert len(results(app)) > 0  # the page still works with the defaults
+
+
+def test_compare_shows_two_users_lists_side_by_side(app, fake_map):
+    app.switch_page("pages/compare.py").run()
+    no_errors(app)
+    first, second = app.selectbox(key="compare_a").value, app.selectbox(key="compare_b").value
+    assert first != second
+    assert len(app.dataframe) == 2
+    lists = [frame.value for frame in app.dataframe]
+    assert all(len(frame) == 10 for frame in lists)
+    shared = set(lists[0]["name"]) & set(lists[1]["name"])
+    assert app.metric[0].value == f"{len(shared)} of 10"
+    assert list(lists[0]["name"]) != list(lists[1]["name"])
+    # The same user twice: identical lists, all shared.
+    app.selectbox(key="compare_b").set_value(first).run()
+    assert app.metric[0].value == "10 of 10"

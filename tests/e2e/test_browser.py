@@ -403,3 +403,12 @@ def test_a_shared_url_restores_the_view_after_reload(open_page, app_url: str, pr
     assert location(page) == moved
     expect(picker).to_have_value(re.compile(re.escape(f"({user['user_id']})")))
     expect(summary(page)).to_contain_text("within 1.5 km")
+
+
+def test_comparing_two_users_shows_both_lists(page: Page):
+    loaded(page)
+    page.get_by_role("link", name="Compare users").click()
+    expect(page.get_by_role("heading", name="Compare two users")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)
+    expect(page.get_by_test_id("stMetric").get_by_text(re.compile(r"^\d+ of 10$"))).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
