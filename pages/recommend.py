@@ -44,6 +44,18 @@ def filter_controls(cuisines: list[str], lat: float, lon: float) -> Filters:
     )
 
 
+def whose_taste_toggles() -> tuple[bool, bool]:
+    """Two toggles above the map: the taste map and the user's past visits."""
+    left, right = st.columns(2)
+    taste = left.toggle(
+        "Taste map", key="taste_map", help="Colour every place by this user's match score"
+    )
+    visits = right.toggle(
+        "Past visits", key="past_visits", help="Ring the places this user visited"
+    )
+    return taste, visits
+
+
 st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 with state.guard():
     settings, live = state.settings(), state.live()
@@ -64,6 +76,12 @@ with state.guard():
 with map_col:
     timed = filters.at is not None
     layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results, timed)
+    show_taste, show_visits = whose_taste_toggles()
+    with state.guard():
+        if show_taste:  # drawn under the numbered results
+            maps.taste_layer(state.taste(user_id, live["version"]), layer)
+        if show_visits:
+            maps.visits_layer(state.visits(user_id, live["version"]), layer)
     out = maps.show(
         maps.live_base_map(live),
         key="map",

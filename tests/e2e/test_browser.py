@@ -412,3 +412,31 @@ def test_comparing_two_users_shows_both_lists(page: Page):
     expect(page.get_by_test_id("stDataFrame")).to_have_count(2)
     expect(page.get_by_test_id("stMetric").get_by_text(re.compile(r"^\d+ of 10$"))).to_be_visible()
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def _taste_colours(page: Page) -> list[str]:
+    """Fill colours of the taste map's dots, in drawing order."""
+    frame = page.frame_locator(MAP_IFRAME).first
+    dots = frame.locator("path.leaflet-interactive[stroke='#ffffff'][fill-opacity='0.85']")
+    expect(dots.first).to_be_attached()
+    return dots.evaluate_all("(els) => els.map((e) => e.getAttribute('fill'))")
+
+
+def test_the_taste_map_changes_with_the_user(page: Page):
+    loaded(page)
+    page.get_by_text("Taste map").click()
+    idle(page)
+    first = _taste_colours(page)
+    assert len(first) > 100 and len(set(first)) >= 3  # a ramp, not one colour
+    users = page.get_by_role("combobox", name="Who is eating?")
+    before = users.input_value()
+    users.click()
+    page.get_by_role("option").nth(5).click()
+    expect(users).not_to_have_value(before)
+    idle(page)
+    second = _taste_colours(page)
+    assert second != first
+    page.get_by_text("Past visits").click()
+    idle(page)
+    frame = page.frame_locator(MAP_IFRAME).first
+    expect(frame.locator("path.leaflet-interactive[stroke='#1f2933']").first).to_be_attached()
