@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -145,6 +146,31 @@ def empty_state(passing: dict[str, int] | None, total: int, found: int) -> None:
     tightest = min(passing, key=passing.__getitem__)
     hint = _FILTER_TEXT.get(tightest, (tightest, f"relax the {tightest} filter"))[1]
     st.info(f"The tightest filter is **{_FILTER_TEXT.get(tightest, (tightest,))[0]}**: {hint}.")
+    relax = _RELAX.get(tightest)
+    if relax is not None:
+        label, change = relax
+        st.button(label, key=f"relax_{tightest}", on_click=change, type="primary")
+
+
+def _set(**values: Any) -> Callable[[], None]:
+    def change() -> None:
+        for key, value in values.items():
+            st.session_state[key] = value(st.session_state.get(key)) if callable(value) else value
+
+    return change
+
+
+# One click that relaxes the tightest filter (widget keys of the Recommend page).
+_RELAX: dict[str, tuple[str, Callable[[], None]]] = {
+    "open_at": ("Show places at any time", _set(open_at_mode=ANY_TIME)),
+    "location": (
+        "Widen the radius",
+        _set(radius_km=lambda km: min(10.0, max(0.5, 2 * float(km or 2.0)))),
+    ),
+    "price": ("Any price", _set(price=(1, 4))),
+    "rating": ("Any rating", _set(min_rating=0.0)),
+    "cuisines": ("All cuisines", _set(cuisines=[])),
+}
 
 
 def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:

@@ -116,6 +116,14 @@ def test_empty_state_names_the_tightest_filter(app, fake_map):
     no_errors(app)
     assert any("No restaurant matches" in w.value for w in app.warning)
     assert any("within the radius" in i.value for i in app.info)
+    # One click relaxes it: the radius doubles and results come back.
+    app.button(key="relax_location").click().run()
+    assert app.slider(key="radius_km").value == 0.5
+    for _ in range(4):  # 0.5 -> 1 -> 2 -> 4 -> 8 km, while it is still the tightest
+        if len(app.dataframe) or "relax_location" not in [b.key for b in app.button]:
+            break
+        app.button(key="relax_location").click().run()
+    assert len(results(app)) > 0
 
 
 @pytest.mark.parametrize(
