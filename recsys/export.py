@@ -2,8 +2,8 @@
 
 Restaurants: ids, attributes, hours exactly as in the source record and (with
 `--with-embeddings`) the embeddings as served. Users: profiles, the ids visited
-in training and (optionally) embeddings. The index's derived fields (hours slots,
-the "lon,lat" location string) are left out: they are encodings, not data.
+in training and (optionally) embeddings. The index's derived fields (open-at and
+grid-cell tags, the "lon,lat" location string) are left out: they are encodings.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import json
 import sys
 from typing import Any
 
-from recsys import hours, store
+from recsys import store
 from recsys.config import Settings
 
-_DERIVED = {"location", "intervals", *hours.slot_fields(None)}
+_DERIVED = {"location", "intervals", "open", "cells"}
 
 
 def export_restaurants(settings: Settings, *, with_embeddings: bool = False) -> dict[str, Any]:

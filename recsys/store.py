@@ -39,7 +39,7 @@ from redisvl.index import SearchIndex
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
-from recsys import hours
+from recsys import geocells, hours
 from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, no_progress
@@ -126,8 +126,6 @@ def _schema_dict() -> dict[str, Any]:
             f"schema.yaml declares {vector['attrs']['dims']}-d embeddings but the model "
             f"makes {EMBEDDING_DIM}-d ones."
         )
-    slots = [{"name": name, "type": "numeric"} for name in hours.slot_fields(None)]
-    schema["fields"] = schema["fields"] + slots
     return schema
 
 
@@ -189,14 +187,15 @@ def _plain(value: Any) -> Any:
 
 
 def restaurant_doc(row: Mapping[str, Any], vector: Iterable[float]) -> dict[str, Any]:
-    """The JSON document of one restaurant: its attributes, source hours, slots, vector."""
+    """The JSON document of one restaurant: attributes, source hours, filter tags, vector."""
     doc = {k: _plain(v) for k, v in row.items() if k not in _DERIVED}
     intervals = row.get("intervals")
     doc["id"] = str(row["id"])
     doc["hours"] = _plain(row.get("hours_raw"))
     doc["intervals"] = None if intervals is None else [list(map(int, iv)) for iv in intervals]
     doc["location"] = f"{float(row['lon'])},{float(row['lat'])}"
-    doc.update(hours.slot_fields(None if intervals is None else tuple(map(tuple, intervals))))
+    doc["open"] = hours.open_tag(None if intervals is None else tuple(map(tuple, intervals)))
+    doc["cells"] = geocells.cell_tag(float(row["lat"]), float(row["lon"]))
     doc["embedding"] = vector_list(vector)
     return doc
 
