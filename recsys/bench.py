@@ -264,18 +264,24 @@ def _bay_latency(settings: Settings, users, reference: _Reference) -> dict:
                 ),
                 "numpy_all_filters": lambda: reference.top_k(filters, user_vector),
             },
-            BAY_ITERATIONS,
+            _scaled(BAY_ITERATIONS, settings),
             warm_up=5,
         ),
         "numpy_same_top_k": same,
     }
 
 
+def _scaled(count: int, settings: Settings) -> int:
+    """`count` at 100,000 restaurants, fewer (at least a tenth) for larger catalogues."""
+    n = store.require_live(settings)["restaurants"]
+    return max(count // 10, count * BAY_N // max(n, BAY_N))
+
+
 def _throughput(settings: Settings, users) -> dict[str, float]:
     """Queries/s of recommend (all filters, and none) from CLIENTS threads, loopback."""
     ids = [str(u) for u in users["user_id"]]
     out = {}
-    per_client = THROUGHPUT_QUERIES // CLIENTS
+    per_client = _scaled(THROUGHPUT_QUERIES, settings) // CLIENTS
     for name, filters in (("all_filters", BAY_FILTERS), ("no_filter", query.Filters(k=10))):
         for user_id in ids[:CLIENTS]:  # vectors cached before the clock starts
             query.recommend(settings, filters, user_id=user_id)
