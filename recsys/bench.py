@@ -182,6 +182,9 @@ def bay_area(
             top10[algorithm] = _top10(space, user_vectors)
             if profile and algorithm == "flat":
                 out["profile"] = profile_filters(space, users)
+            # A 1,000,000 run takes about an hour: what is measured so far, in one line.
+            print(f"bench: {algorithm} at {len(frame):,}: {json.dumps(out[algorithm])}",
+                  file=sys.stderr, flush=True)  # fmt: skip
             server.drop_namespace(store.client(space), space.namespace)
         found = sum(len(a & b) for a, b in zip(top10["flat"], top10["hnsw"], strict=True))
         out["hnsw_recall_at_10"] = round(found / (10 * len(user_vectors)), 4)

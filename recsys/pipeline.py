@@ -112,8 +112,8 @@ def prepare(
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a compatible checkpoint;
-    load the index only when none is live, it was made by another model, or it uses
-    another vector algorithm than `settings.algorithm`.
+    load the index only when none is live, it was made by another model or another
+    index schema, or it uses another vector algorithm than `settings.algorithm`.
 
     Returns:
         What was done: {"trained", "loaded", "model_version", "live", "sources"}.
@@ -136,6 +136,7 @@ def prepare(
         live is None
         or live["model_version"] != model.version
         or live["algorithm"] != settings.algorithm
+        or live["schema"] != store.schema_fingerprint()
     )
     if loaded:
         publish_model(settings, dataset, model, progress=report)

@@ -18,6 +18,7 @@ module must not import PyTorch (the recommend path imports it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -127,6 +128,14 @@ def _schema_dict() -> dict[str, Any]:
             f"makes {EMBEDDING_DIM}-d ones."
         )
     return schema
+
+
+@lru_cache(maxsize=1)
+def schema_fingerprint() -> str:
+    """A digest of the index schema: a live index made with another one (e.g. before the
+    filter encodings changed) cannot serve this code's queries and is reloaded."""
+    text = json.dumps(_schema_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def schema_for(name: str, prefix: str, *, algorithm: str = "flat") -> IndexSchema:
@@ -311,6 +320,7 @@ def live_info(settings: Settings) -> dict[str, Any] | None:
         info[field] = int(info[field])
     info["cuisines"] = json.loads(info.get("cuisines", "[]"))
     info["algorithm"] = info.get("algorithm", "flat")
+    info["schema"] = info.get("schema", "")
     info["model"] = json.loads(info.get("model", "{}"))
     return info
 
@@ -494,6 +504,7 @@ def _switch(
         "users": n_users,
         "cuisines": json.dumps(cuisines),
         "algorithm": algorithm,
+        "schema": schema_fingerprint(),
         "model": json.dumps(_plain(dict(model_info))),
         # Unique per load: version numbers restart when a namespace is wiped, so caches
         # of served data (query.py) key on this too.

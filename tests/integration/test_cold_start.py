@@ -164,3 +164,14 @@ def test_prepare_reloads_with_the_configured_vector_algorithm(served) -> None:
     assert not pipeline.prepare(hnsw)["loaded"]  # idempotent
     assert pipeline.prepare(settings)["loaded"]  # back to FLAT
     assert store.live_info(settings)["algorithm"] == "flat"
+
+
+def test_prepare_reloads_an_index_made_with_another_schema(served) -> None:
+    # An index from before the filter encodings changed has no `open`/`cells` tags:
+    # serving it this code's queries would match nothing, so prepare reloads it.
+    settings, _ = served
+    assert store.live_info(settings)["schema"] == store.schema_fingerprint()
+    store.client(settings).hset(store.live_key(settings), "schema", "older")
+    assert pipeline.prepare(settings)["loaded"]
+    assert store.live_info(settings)["schema"] == store.schema_fingerprint()
+    assert not pipeline.prepare(settings)["loaded"]
