@@ -17,6 +17,7 @@ from recsys.query import (
     RETURN_FIELDS_HOURS,
     Filters,
     build_query,
+    check_complete,
     combine,
     filter_parts,
     haversine_m,
@@ -191,3 +192,11 @@ def test_filters_take_any_iterable_of_cuisines_and_stay_hashable() -> None:
     assert Filters(cuisines="Thai").cuisines == ("Thai",)
     assert Filters(cuisines=None).cuisines == ()
     assert hash(Filters(cuisines=["Thai"])) == hash(Filters(cuisines=("Thai",)))
+
+
+def test_a_timed_out_search_is_refused_not_served_as_partial_results() -> None:
+    partial = {b"total_results": 3, b"results": [{}], b"warning": [b"Timeout limit was reached"]}
+    with pytest.raises(RecsysError, match="longer than Redis allows"):
+        check_complete(partial)
+    check_complete({b"total_results": 0, b"results": [], b"warning": []})
+    check_complete([0])  # RESP2 has no warnings
