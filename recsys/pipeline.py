@@ -138,9 +138,9 @@ def prepare(
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a saved model for this
-    data; load the index only when none is live, it was made by another model, or it
-    uses another vector algorithm than `settings.algorithm`. Clears what a killed load
-    or retrain left behind.
+    data; load the index only when none is live, it was made by another model or another
+    index schema, or it uses another vector algorithm than `settings.algorithm`. Clears
+    what a killed load or retrain left behind.
 
     The model kept is the live one when it fits the data (a retrain killed after its
     swap stays live), else the newest saved model that fits.
@@ -159,6 +159,7 @@ def prepare(
         live is None
         or live["model_version"] != model.version
         or live["algorithm"] != settings.algorithm
+        or live["schema"] != index.schema_fingerprint()
     )
     if loaded or _leftovers(settings, live):
         with index.load_lock(settings, what="load", progress=report):

@@ -144,6 +144,7 @@ class LivePointer:
     algorithm: str
     load_id: str
     loaded_at: str
+    schema: str = ""  # fingerprint of the index schema it was built with ("" if unknown)
     model: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -166,6 +167,7 @@ class LivePointer:
             algorithm=info.get("algorithm", "flat"),
             load_id=info.get("load_id", ""),
             loaded_at=info.get("loaded_at", ""),
+            schema=info.get("schema", ""),
             model=json.loads(info.get("model") or "{}"),
         )
 

@@ -193,3 +193,14 @@ def test_taste_scores_every_place_and_agrees_with_recommend(served) -> None:
     assert {p.id for p in visited} == set(user["visited"])
     with pytest.raises(RecsysError, match="limit"):
         taste.scores(settings, user["user_id"], limit=0)
+
+
+def test_prepare_reloads_an_index_made_with_another_schema(served) -> None:
+    # An index from before the filter encodings changed has no `open`/`cells` tags:
+    # serving it this code's queries would match nothing, so prepare reloads it.
+    settings, _ = served
+    assert index.live_info(settings)["schema"] == index.schema_fingerprint()
+    server.client(settings).hset(keys.live(settings), "schema", "older")
+    assert pipeline.prepare(settings)["loaded"]
+    assert index.live_info(settings)["schema"] == index.schema_fingerprint()
+    assert not pipeline.prepare(settings)["loaded"]
