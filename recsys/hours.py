@@ -116,7 +116,12 @@ def to_local(at: datetime | None = None) -> datetime:
         raise RecsysError(f"time {at!r} is not a date and time.")
     if at.tzinfo is None or at.tzinfo.utcoffset(at) is None:
         return at.replace(tzinfo=TIMEZONE)
-    return at.astimezone(TIMEZONE)
+    try:
+        return at.astimezone(TIMEZONE)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in SF
+        raise RecsysError(
+            f"time {at.isoformat()!r} is outside the years San Francisco time can show."
+        ) from None
 
 
 def _day_minute(at: datetime | None) -> tuple[int, int]:

@@ -28,7 +28,7 @@ from redisvl.index import SearchIndex
 from redisvl.query import CountQuery, VectorQuery
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag
 
-from recsys import hours, store
+from recsys import hours, limits, store
 from recsys.config import EMBEDDING_DIM, Settings
 from recsys.errors import RecsysError
 
@@ -131,14 +131,16 @@ def _canonical_cuisines(asked: Iterable[str], known: Iterable[str] | None) -> tu
     asked = tuple(asked or ())
     for name in asked:
         if not isinstance(name, str) or not name.strip():
-            raise RecsysError(f"cuisine {name!r} is not a cuisine name.")
+            raise RecsysError(f"cuisine {limits.echo(name)} is not a cuisine name.")
     if known is None:
         return tuple(name.strip() for name in asked)
     by_lower = {k.lower(): k for k in known}
     unknown = [name for name in asked if name.strip().lower() not in by_lower]
     if unknown:
         sample = ", ".join(sorted(by_lower.values())[:40])
-        raise RecsysError(f"cuisine {unknown[0]!r} is not in the index; known cuisines: {sample}.")
+        raise RecsysError(
+            f"cuisine {limits.echo(unknown[0])} is not in the index; known cuisines: {sample}."
+        )
     return tuple(dict.fromkeys(by_lower[name.strip().lower()] for name in asked))
 
 
@@ -426,7 +428,12 @@ def recommend(
     if (user_id is None) == (vector is None):
         raise RecsysError("give either a user id or an embedding to recommend for, not both.")
     if user_id is not None and (not isinstance(user_id, str) or not user_id.strip()):
-        raise RecsysError(f"user id {user_id!r} is not a user id.")
+        raise RecsysError(f"user id {limits.echo(user_id)} is not a user id.")
+    if user_id is not None and len(user_id) > limits.MAX_CHARS["user_id"]:
+        raise RecsysError(
+            f"user id {limits.echo(user_id)} is longer than "
+            f"{limits.MAX_CHARS['user_id']} characters."
+        )
     _checked(filters, None)  # fail on bad values before any round trip
     given = None
     if vector is not None:
@@ -450,7 +457,9 @@ def _serve(
         if user is None:
             fresh = _read_live(settings)
             if fresh.stamp == live.stamp:
-                raise RecsysError(f"user {user_id!r} is not among the users of the live model.")
+                raise RecsysError(
+                    f"user {limits.echo(user_id)} is not among the users of the live model."
+                )
             live = fresh  # the load we knew was dropped: look again in the new one
             continue
         visited = user.visited if checked.exclude_visited else ()
@@ -611,10 +620,19 @@ def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[fl
 
     from recsys import train, users
 
+    if len(profile_json) > limits.MAX_CHARS["new_user_json"]:
+        raise RecsysError(
+            f"--new-user {limits.echo(profile_json)} is longer than "
+            f"{limits.MAX_CHARS['new_user_json']:,} characters."
+        )
     try:
         raw = json.loads(profile_json)
     except ValueError as exc:
         raise RecsysError(f"--new-user is not valid JSON ({exc.msg} at char {exc.pos}).") from None
+    except RecursionError:
+        raise RecsysError(
+            f"--new-user {limits.echo(profile_json)} is nested too deeply to be a profile."
+        ) from None
     profile = users.validate_profile(raw)
     live = store.require_live(settings)
     model = train.load_checkpoint(train.default_checkpoint_path(settings))
