@@ -27,6 +27,7 @@ MAX_CHARS: dict[str, int] = {
     "cuisine": 50,
     "like": 40,
     "hours_text": 100,  # one day's hours as typed in the Add restaurant page
+    "search": 200,  # the Data page's search box
     "new_user_json": 100_000,  # the whole `--new-user` argument
 }
 MAX_CUISINES = 20  # cuisines of one restaurant
