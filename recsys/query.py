@@ -153,7 +153,8 @@ def parse_at(at: datetime | str | None) -> datetime | None:
             at = datetime.fromisoformat(at.strip())
         except ValueError:
             raise RecsysError(
-                f"time {at!r} is not ISO 8601 (e.g. 2026-07-04T19:30 or 2026-07-04T19:30-07:00)."
+                f"time {limits.echo(at)} is not ISO 8601 "
+                "(e.g. 2026-07-04T19:30 or 2026-07-04T19:30-07:00)."
             ) from None
     return hours.to_local(at)
 

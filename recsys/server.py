@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from recsys.config import Settings, redact_url
 from recsys.errors import RecsysError
@@ -265,11 +267,15 @@ def redis_cli(args: argparse.Namespace, settings: Settings) -> int:
 # --- helpers: clients and checks -----------------------------------------------------------
 
 
-def _client(url: str, *, timeout: float = 30.0) -> redis.Redis:
+def _client(url: str, *, timeout: float = 30.0, retries: int | None = None) -> redis.Redis:
     # Timeouts so that a dead host or a silent port fails in seconds, not forever.
+    # `retries` None keeps redis-py's default retries (for transient errors).
+    extra: dict[str, Any] = {}
+    if retries is not None:
+        extra["retry"] = Retry(NoBackoff(), retries)
     try:
         return redis.Redis.from_url(
-            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=timeout
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=timeout, **extra
         )
     except ValueError as exc:
         raise RecsysError(f"REDIS_URL {safe_url(url)!r} is not valid ({_one_line(exc)}).") from None
@@ -277,7 +283,7 @@ def _client(url: str, *, timeout: float = 30.0) -> redis.Redis:
 
 def _ping(url: str) -> None:
     """PING with a short timeout (`CONNECT_TIMEOUT_S`) on a connection of its own."""
-    client = _client(url, timeout=CONNECT_TIMEOUT_S)
+    client = _client(url, timeout=CONNECT_TIMEOUT_S, retries=0)  # one try: a check
     try:
         client.ping()
     except redis.TimeoutError:
