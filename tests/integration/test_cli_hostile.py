@@ -7,16 +7,19 @@ take files fail while reading them, before any training.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -347,3 +350,77 @@ def test_repeated_flags_add_up(prepared: Prepared) -> None:
     assert out.returncode == 0, out.stderr
     for result in json.loads(out.stdout)["results"]:
         assert cuisine in result["cuisine"]
+
+
+class _Proxy:
+    """A loopback TCP forwarder to the test Redis that can be cut off at once."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+
+    def cut(self) -> None:
+        """Refuse new connections and reset every open one (Redis is gone)."""
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_redis_lost_during_train_is_one_line(prepared: Prepared, redis_server) -> None:
+    """Redis goes away while the model trains: when `train` next needs Redis (to
+    evaluate or publish), it ends with one line naming the address, no traceback."""
+    target = urlsplit(redis_server.url)
+    proxy = _Proxy(target.hostname, target.port)
+    url = f"redis://:{target.password}@127.0.0.1:{proxy.port}"
+    before = prepared.live()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recsys", "train", "--epochs", "1"],
+        env={**prepared.env, "REDIS_URL": url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    try:
+        for line in proc.stderr:  # progress lines until training starts
+            lines.append(line)
+            if line.startswith("train "):
+                proxy.cut()
+                break
+        lines += proc.stderr.readlines()
+        stdout = proc.stdout.read()
+        assert proc.wait(timeout=600) == 2
+    finally:
+        proxy.cut()
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines)
+    assert any(line.startswith("train ") for line in lines), text
+    assert "Traceback" not in text and stdout == ""
+    assert lines[-1].startswith(f"error: Redis at redis://:****@127.0.0.1:{proxy.port} "), text
+    assert target.password not in text
+    assert prepared.live() == before
