@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from recsys import evaluate, store
+from recsys import evaluate, limits, store
 from recsys.config import Settings
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
@@ -61,7 +61,10 @@ def with_added(settings: Settings, dataset: Any) -> tuple[Any, Any]:
         extra = data.normalise_records(added)
         extra = extra[~extra["id"].isin(restaurants["id"])]
         restaurants = pd.concat([restaurants, extra], ignore_index=True)
-    profiles = [users.validate_profile(p) for p in store.added_records(settings, "users")]
+    profiles = [
+        users.validate_profile(p, where=f"added user {limits.echo(p.get('user_id'))}")
+        for p in store.added_records(settings, "users")
+    ]
     known = set(people["user_id"])
     profiles = [p for p in profiles if p["user_id"] not in known]
     if profiles:

@@ -39,7 +39,7 @@ from redisvl.index import SearchIndex
 from redisvl.query import VectorQuery
 from redisvl.schema import IndexSchema
 
-from recsys import hours
+from recsys import hours, limits
 from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, no_progress
@@ -624,7 +624,7 @@ def add_user(settings: Settings, profile: Mapping[str, Any], model: Any) -> dict
 
     given = dict(profile)
     given.setdefault("user_id", f"new-{uuid.uuid4().hex[:8]}")
-    row = users.validate_profile(given, where=f"user {given['user_id']!r}")
+    row = users.validate_profile(given, where=f"user {limits.echo(given['user_id'])}")
 
     def build(_: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         vector = np.asarray(model.embed_users(pd.DataFrame([row])))[0]

@@ -153,3 +153,30 @@ def test_map_labels_are_escaped_for_html_and_js_template_literals() -> None:
     for payload in PAYLOADS[:4]:  # (a backslash is everywhere in the page's JSON)
         assert payload not in html
     assert "document.title" in html  # the names are there, as inert text
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"name": {"x": 1}}, "name {'x': 1} is not text"),
+        ({"user_id": [1]}, "user_id [1] is not text"),
+        ({"birthdate": "9999-01-01"}, "birthdate '9999-01-01'"),
+        ({"name": "n" * 10_000_000}, "longer than 200 characters"),
+        ({"user_id": "u" * 10_000_000}, "longer than 64 characters"),
+    ],
+)
+def test_add_user_refuses_before_touching_redis(tmp_path, profile, message) -> None:
+    from recsys import store
+
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1")  # never used
+    with pytest.raises(RecsysError) as caught:
+        store.add_user(settings, {**BASE, **profile}, model=None)
+    assert message in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_add_restaurant_refuses_before_touching_redis(tmp_path) -> None:
+    from recsys import store
+
+    settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1")  # never used
+    with pytest.raises(RecsysError, match="contains a comma"):
+        store.add_restaurant(settings, _record(cuisine=["Thai,Dessert"]), model=None)
