@@ -36,6 +36,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 MAX_SEED = 2**32 - 1  # what numpy's and PyTorch's seeding accept alike
+MAX_EPOCHS = 10_000  # as recsys.train.train checks
 
 
 def _seed(text: str) -> int:
@@ -47,6 +48,20 @@ def _seed(text: str) -> int:
     if value is None or not 0 <= value <= MAX_SEED:
         shown = text if len(text) <= 40 else text[:40] + "…"
         raise argparse.ArgumentTypeError(f"seed {shown!r} is not a whole number 0-{MAX_SEED}")
+    return value
+
+
+def _epochs(text: str) -> int:
+    """argparse type of --epochs: a whole number 1..10000 (checked before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_EPOCHS:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise argparse.ArgumentTypeError(
+            f"epochs {shown!r} is not a whole number from 1 to {MAX_EPOCHS}"
+        )
     return value
 
 
@@ -65,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the two-tower model and swap the index")
     _add_data_files(p)
-    p.add_argument("--epochs", type=int, help="maximum number of epochs")
+    p.add_argument("--epochs", type=_epochs, help="maximum number of epochs, 1-10000")
     p.add_argument("--seed", type=_seed, default=0, help="random seed 0..2**32-1 (default 0)")
 
     p = sub.add_parser("recommend", help="recommend restaurants (JSON Lines on stdout)")

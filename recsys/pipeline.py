@@ -211,6 +211,24 @@ def retrain(
     }
 
 
+class _HoldDataLines:
+    """Progress that holds the `data` stage's lines until every file has been read and
+    validated: a bad file is then answered by its one `error:` line alone."""
+
+    def __init__(self, inner: ProgressFn) -> None:
+        self.inner = inner
+        self.held: list[Progress] = []
+
+    def __call__(self, event: Progress) -> None:
+        if event.stage == "data" and event.fraction < 1.0:
+            self.held.append(event)
+            return
+        held, self.held = self.held, []
+        for earlier in held:
+            self.inner(earlier)
+        self.inner(event)
+
+
 def _summary(result: dict[str, Any]) -> str:
     if result.get("description"):
         print(f"restaurants: {result['description']}", file=sys.stderr)
@@ -235,7 +253,7 @@ def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
         restaurants=args.restaurants,
         users=args.users,
         interactions=args.interactions,
-        progress=TextProgress(),
+        progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)
     return 0
@@ -250,7 +268,7 @@ def train_cli(args: argparse.Namespace, settings: Settings) -> int:
         interactions=args.interactions,
         epochs=args.epochs,
         seed=args.seed,
-        progress=TextProgress(),
+        progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)
     return 0
