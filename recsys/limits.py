@@ -10,6 +10,7 @@ form. The UI sets `max_chars` on its text inputs from the same table.
 from __future__ import annotations
 
 import re
+from numbers import Integral as _Integral
 from typing import Any
 
 from recsys.errors import RecsysError
@@ -78,8 +79,8 @@ def text(
     """
     if value is None:
         value = ""
-    if numbers and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+    if numbers and isinstance(value, _Integral) and not isinstance(value, bool):
+        value = str(int(value))  # numpy integers too (pandas reads JSON numbers as int64)
     if not isinstance(value, str):
         raise RecsysError(f"{where}: {field} {echo(value)} is not text (a {type(value).__name__}).")
     maximum = MAX_CHARS[limit or field]

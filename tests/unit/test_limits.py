@@ -180,3 +180,11 @@ def test_add_restaurant_refuses_before_touching_redis(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1")  # never used
     with pytest.raises(RecsysError, match="contains a comma"):
         store.add_restaurant(settings, _record(cuisine=["Thai,Dessert"]), model=None)
+
+
+def test_numeric_ids_in_a_json_lines_users_file_are_text(tmp_path) -> None:
+    path = tmp_path / "users.jsonl"
+    path.write_text('{"user_id": 17, "likes": ["pizza"], "price_bracket": "low", '
+                    '"phone_number": 5551234}\n')  # fmt: skip
+    table = users.load_users(path)
+    assert table.user_id.tolist() == ["17"] and table.phone_number.tolist() == ["5551234"]
