@@ -360,6 +360,7 @@ class _Proxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
+        self.gone = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -368,6 +369,9 @@ class _Proxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
+            if self.gone.is_set():
+                client.close()
+                return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -383,6 +387,9 @@ class _Proxy:
 
     def cut(self) -> None:
         """Refuse new connections and reset every open one (Redis is gone)."""
+        self.gone.set()
+        with contextlib.suppress(OSError):  # wakes the accepting thread (Linux)
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         for sock in self.sockets:
             with contextlib.suppress(OSError):
