@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from recsys import coldstart
+from recsys import coldstart, limits
 from recsys.data.hours import DAYS
 from ui import fmt, maps, state
 
@@ -11,7 +11,12 @@ def hours_inputs() -> dict[str, list[list[str]]]:
     """Per day "11:00-14:00, 17:00-22:00" (empty = closed) in the source schema."""
     out = {}
     for day, col in zip(DAYS, st.columns(7), strict=True):
-        text = col.text_input(day[:3].title(), "11:30-22:00", key=f"hours_{day}")
+        text = col.text_input(
+            day[:3].title(),
+            "11:30-22:00",
+            key=f"hours_{day}",
+            max_chars=limits.MAX_CHARS["hours_text"],
+        )
         spans = [part.strip() for part in text.split(",") if part.strip()]
         out[day] = [[p.strip() for p in span.split("-", 1)] for span in spans]
     return {day: spans for day, spans in out.items() if spans}
@@ -37,9 +42,15 @@ st.markdown(fmt.location(*place) if place else "_no location yet_")
 
 with st.form("add_restaurant"):
     st.markdown("**2. Describe it.**")
-    name = st.text_input("Name")
-    address = st.text_input("Address")
-    cuisines = st.multiselect("Cuisines", live["cuisines"], accept_new_options=True)
+    name = st.text_input("Name", max_chars=limits.MAX_CHARS["name"])
+    address = st.text_input("Address", max_chars=limits.MAX_CHARS["address"])
+    cuisines = st.multiselect(
+        "Cuisines",
+        live["cuisines"],
+        accept_new_options=True,
+        max_selections=limits.MAX_CUISINES,
+        help=f"New cuisines: at most {limits.MAX_CHARS['cuisine']} characters, no comma",
+    )
     price = st.select_slider("Price", [1, 2, 3, 4], value=2, format_func=fmt.price)
     rating = st.slider("Rating", 0.0, 5.0, 4.0, 0.5)
     st.caption("Hours per day, e.g. `11:30-14:30, 17:00-23:00`; leave empty when closed.")

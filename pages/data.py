@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from recsys import limits
 from ui import fmt, state
 
 RESTAURANT_COLUMNS = ["name", "cuisines", "price", "rating", "address", "locality", "id"]
@@ -18,7 +19,12 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
 
 
 def show(frame: pd.DataFrame, columns: list[str], key: str) -> None:
-    text = st.text_input("Search", key=key, placeholder="name, cuisine, address…")
+    text = st.text_input(
+        "Search",
+        key=key,
+        placeholder="name, cuisine, address…",
+        max_chars=limits.MAX_CHARS["search"],
+    )
     found = search(frame[[c for c in columns if c in frame.columns]], text.strip())
     st.caption(f"{len(found)} of {len(frame)} rows")
     st.dataframe(found, hide_index=True, width="stretch", height=480)

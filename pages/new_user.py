@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from recsys import coldstart
+from recsys import coldstart, limits
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.data import users
 from recsys.serving.filters import Filters
@@ -15,7 +15,7 @@ from ui import fmt, maps, state, widgets
 def profile_form() -> dict | None:
     """The new user's profile as entered (None until submitted)."""
     with st.form("new_user"):
-        name = st.text_input("Name", "Alex Newcomer")
+        name = st.text_input("Name", "Alex Newcomer", max_chars=limits.MAX_CHARS["name"])
         likes = st.multiselect("Likes", users.LIKES, default=["sushi", "cocktails"])
         left, right = st.columns(2)
         bracket = left.radio("Price bracket", users.PRICE_BRACKETS, index=1, horizontal=True)

@@ -35,6 +35,36 @@ class _Parser(argparse.ArgumentParser):
         raise RecsysError(f"{self.prog}: {message}")
 
 
+MAX_SEED = 2**32 - 1  # what numpy's and PyTorch's seeding accept alike
+MAX_EPOCHS = 10_000  # as recsys.train.train checks
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: a whole number 0..2**32-1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise argparse.ArgumentTypeError(f"seed {shown!r} is not a whole number 0-{MAX_SEED}")
+    return value
+
+
+def _epochs(text: str) -> int:
+    """argparse type of --epochs: a whole number 1..10000 (checked before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_EPOCHS:
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise argparse.ArgumentTypeError(
+            f"epochs {shown!r} is not a whole number from 1 to {MAX_EPOCHS}"
+        )
+    return value
+
+
 def _add_data_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restaurants", type=Path, help="restaurants JSON (the article's schema)")
     p.add_argument("--users", type=Path, help="users CSV or JSON Lines")
@@ -50,12 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the two-tower model and swap the index")
     _add_data_files(p)
-    p.add_argument("--epochs", type=int, help="maximum number of epochs")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--epochs", type=_epochs, help="maximum number of epochs, 1-10000")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed 0..2**32-1 (default 0)")
 
     p = sub.add_parser("recommend", help="recommend restaurants (JSON Lines on stdout)")
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--user-id", nargs="+", metavar="ID", help="one or more known user ids")
+    # extend: `--user-id a b` and `--user-id a --user-id b` both ask for a and b.
+    who.add_argument(
+        "--user-id", nargs="+", action="extend", metavar="ID", help="one or more known user ids"
+    )
     who.add_argument("--new-user", metavar="JSON", help="a new user's profile as JSON")
     p.add_argument("--lat", type=float, help="latitude of the search centre")
     p.add_argument("--lon", type=float, help="longitude of the search centre")
@@ -64,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-price", type=int, help="lowest price level, 1-4")
     p.add_argument("--max-price", type=int, help="highest price level, 1-4")
     p.add_argument("--min-rating", type=float, help="lowest rating, 0-5")
-    p.add_argument("--cuisine", nargs="+", metavar="C", help="any of these cuisines")
+    p.add_argument(
+        "--cuisine", nargs="+", action="extend", metavar="C", help="any of these cuisines"
+    )
     p.add_argument("-k", type=int, default=10, help="number of results, 1-100 (default 10)")
     p.add_argument("--exclude-visited", action="store_true", help="skip places visited")
 
@@ -119,3 +154,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         close_lines()
         print("error: interrupted.", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = _redis_down(exc, settings if "settings" in locals() else None)
+        if message is None:
+            raise
+        close_lines()
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _redis_down(exc: Exception, settings: object) -> str | None:
+    """One sentence for a Redis that went away mid-command (None: not that problem).
+
+    redis-py's ConnectionError/TimeoutError can surface anywhere (e.g. when `train`
+    reaches publishing); the message names the Redis address, never its password.
+    """
+    redis = sys.modules.get("redis")
+    if redis is None:
+        return None
+    seen: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in seen:  # RedisVL wraps redis-py's errors
+        if isinstance(cause, redis.ConnectionError | redis.TimeoutError):
+            break
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or cause in seen:
+        return None
+    exc = cause
+    from recsys.serving import server
+
+    where = server.address(settings) if settings is not None else "the Redis in use"
+    what = "did not answer in time" if isinstance(exc, redis.TimeoutError) else "went away"
+    detail = " ".join(str(exc).split()).rstrip(".")
+    return f"Redis at {where} {what} ({detail or type(exc).__name__})."

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from recsys import limits
 from recsys.config import Settings
 from recsys.errors import ModelMismatchError, RecsysError
 from recsys.serving import index, keys
@@ -130,7 +131,7 @@ def add_user(settings: Settings, profile: Mapping[str, Any], model: TrainedModel
 
     given = dict(profile)
     given.setdefault("user_id", f"new-{uuid.uuid4().hex[:8]}")
-    row = users.validate_profile(given, where=f"user {given['user_id']!r}")
+    row = users.validate_profile(given, where=f"user {limits.echo(given['user_id'])}")
 
     def build(_: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         vector = np.asarray(model.embed_users(pd.DataFrame([row])))[0]
@@ -181,10 +182,19 @@ def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[fl
         RecsysError: bad JSON or profile, no checkpoint, or a checkpoint that is not the
             model serving the live index (its vectors would not be comparable).
     """
+    if len(profile_json) > limits.MAX_CHARS["new_user_json"]:
+        raise RecsysError(
+            f"--new-user {limits.echo(profile_json)} is longer than "
+            f"{limits.MAX_CHARS['new_user_json']:,} characters."
+        )
     try:
         raw = json.loads(profile_json)
     except ValueError as exc:
         raise RecsysError(f"--new-user is not valid JSON ({exc.msg} at char {exc.pos}).") from None
+    except RecursionError:
+        raise RecsysError(
+            f"--new-user {limits.echo(profile_json)} is nested too deeply to be a profile."
+        ) from None
     profile, vector = embed_profile(settings, raw)
     return profile["user_id"], vector
 

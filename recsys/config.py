@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from recsys.errors import RecsysError
@@ -55,11 +56,8 @@ class Settings:
                 "to 39 letters, digits, '-' or '_'."
             )
         redis_url = env.get("REDIS_URL") or None
-        if redis_url and not re.match(r"^(redis|rediss|unix)://", redis_url):
-            raise RecsysError(
-                f"REDIS_URL {redis_url!r} is not a Redis URL: it must start with redis://, "
-                "rediss:// or unix://."
-            )
+        if redis_url:
+            check_redis_url(redis_url)
         restaurants = env.get("RECSYS_RESTAURANTS") or None
         algorithm = (env.get("RECSYS_VECTOR_ALGORITHM") or "flat").lower()
         if algorithm not in VECTOR_ALGORITHMS:
@@ -76,9 +74,9 @@ class Settings:
         )
 
     def path(self, *parts: str) -> Path:
-        """A path under the data directory (the directory is created on demand)."""
+        """A path under the data directory (the directory is created on demand, 0700)."""
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise RecsysError(
                 f"the data directory {str(self.data_dir)!r} cannot be created ({exc.strerror})."
@@ -88,3 +86,38 @@ class Settings:
     def key(self, *parts: str) -> str:
         """A Redis key or index name under this namespace, e.g. `recsys:lock`."""
         return ":".join((self.namespace, *parts))
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password replaced by `****`, fit to print or log (even when the
+    URL is malformed and cannot be parsed)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return re.sub(r"(://[^/@]*?:)[^/]*@", r"\1****@", url)
+    if password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:****@{host}"))
+
+
+def check_redis_url(url: str) -> None:
+    """Refuse a REDIS_URL that redis-py could not use, naming it without its password.
+
+    Raises:
+        RecsysError: not redis://, rediss:// or unix://, or malformed (host, port).
+    """
+    if not re.match(r"^(redis|rediss|unix)://", url):
+        raise RecsysError(
+            f"REDIS_URL {redact_url(url)!r} is not a Redis URL: it must start with "
+            "redis://, rediss:// or unix://."
+        )
+    from redis.connection import parse_url  # what redis-py itself will do with it
+
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        why = " ".join(str(exc).split()).rstrip(".") or "malformed"
+        raise RecsysError(f"REDIS_URL {redact_url(url)!r} is not valid ({why}).") from None

@@ -16,7 +16,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recsys import failpoints
+from recsys import failpoints, limits
 from recsys.config import Settings
 from recsys.errors import CheckpointError
 from recsys.model import evaluate
@@ -75,7 +75,10 @@ def with_added(settings: Settings, dataset: Dataset) -> tuple[pd.DataFrame, pd.D
         extra = table.normalise_records(added)
         extra = extra[~extra["id"].isin(restaurants["id"])]
         restaurants = pd.concat([restaurants, extra], ignore_index=True)
-    profiles = [users.validate_profile(p) for p in index.added_records(settings, "users")]
+    profiles = [
+        users.validate_profile(p, where=f"added user {limits.echo(p.get('user_id'))}")
+        for p in index.added_records(settings, "users")
+    ]
     known = set(people["user_id"])
     profiles = [p for p in profiles if p["user_id"] not in known]
     if profiles:
@@ -282,6 +285,24 @@ def retrain(
     }
 
 
+class _HoldDataLines:
+    """Progress that holds the `data` stage's lines until every file has been read and
+    validated: a bad file is then answered by its one `error:` line alone."""
+
+    def __init__(self, inner: ProgressFn) -> None:
+        self.inner = inner
+        self.held: list[Progress] = []
+
+    def __call__(self, event: Progress) -> None:
+        if event.stage == "data" and event.fraction < 1.0:
+            self.held.append(event)
+            return
+        held, self.held = self.held, []
+        for earlier in held:
+            self.inner(earlier)
+        self.inner(event)
+
+
 def _summary(result: dict[str, Any]) -> str:
     if result.get("description"):
         print(f"restaurants: {result['description']}", file=sys.stderr)
@@ -306,7 +327,7 @@ def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
         restaurants=args.restaurants,
         users=args.users,
         interactions=args.interactions,
-        progress=TextProgress(),
+        progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)
     return 0
@@ -321,7 +342,7 @@ def train_cli(args: argparse.Namespace, settings: Settings) -> int:
         interactions=args.interactions,
         epochs=args.epochs,
         seed=args.seed,
-        progress=TextProgress(),
+        progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -11,6 +12,22 @@ import pandas as pd
 from recsys.config import TIMEZONE
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+# Beyond HTML's own: characters that would end or interpolate the JavaScript template
+# literal folium writes a tooltip into (`...${...}...`), as HTML character references.
+_JS_TEMPLATE = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def map_text(value: Any) -> str:
+    """`value` as HTML text that shows literally on the map: the one escape for every
+    tooltip, popup and label handed to folium/Leaflet (which render them as HTML).
+
+    `<`, `>`, `&` and quotes become entities, so no tag or attribute can be opened; the
+    backtick, `$` and backslash become entities too, because folium puts tooltips
+    inside a JavaScript template literal, where they would end it or run `${...}`.
+    """
+    return escape(str(value), quote=True).translate(_JS_TEMPLATE)
 
 
 def price(level: Any) -> str:
@@ -86,16 +103,14 @@ def _metres(value: Any) -> int | None:
 
 
 def popup_html(result: Mapping[str, Any], timed: bool = True) -> str:
-    """The popup of a numbered result marker."""
-    from html import escape
-
+    """The popup of a numbered result marker (every value through `map_text`)."""
     score = result.get("score")
     return (
-        f"<b>{result['rank']}. {escape(str(result['name']))}</b><br>"
-        f"{escape(cuisines(result.get('cuisine')))}<br>"
-        f"{price(result.get('price'))} · ★ {result.get('rating', '—')} · "
-        f"{distance(result.get('distance_m'))}"
-        + (f"<br>{opening(result)}" if timed else "")
+        f"<b>{map_text(result['rank'])}. {map_text(result['name'])}</b><br>"
+        f"{map_text(cuisines(result.get('cuisine')))}<br>"
+        f"{map_text(price(result.get('price')))} · ★ {map_text(result.get('rating', '—'))} · "
+        f"{map_text(distance(result.get('distance_m')))}"
+        + (f"<br>{map_text(opening(result))}" if timed else "")
         + (f"<br>match {score:.2f}" if isinstance(score, (int, float)) else "")
     )
 

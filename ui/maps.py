@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 import folium
@@ -49,7 +48,7 @@ _CLUSTER_ICON = """function (cluster) {
     var size = n < 10 ? 24 : (n < 50 ? 30 : 36);
     return L.divIcon({html: String(n), className: 'bg-cluster', iconSize: L.point(size, size)});
 }"""
-# One background dot; its name (HTML-escaped in Python) as the tooltip.
+# One background dot; its name (escaped by `fmt.map_text`, passed as JSON data) as the tooltip.
 _DOT = """function (row) {
     return L.circleMarker([row[0], row[1]], {radius: 3.5, weight: 0, fillColor: '#5470c6',
         fillOpacity: 0.5}).bindTooltip(row[2]);
@@ -61,7 +60,7 @@ def base_map(restaurants: pd.DataFrame, center: tuple[float, float]) -> folium.M
     m = folium.Map(location=center, zoom_start=ZOOM, prefer_canvas=True, control_scale=True)
     m.get_root().header.add_child(Element(_CLUSTER_CSS), name="bg_cluster_css")
     rows = [
-        [float(r.lat), float(r.lon), escape(str(r.name))]
+        [float(r.lat), float(r.lon), fmt.map_text(r.name)]
         for r in restaurants[["lat", "lon", "name"]].itertuples(index=False)
     ]
     FastMarkerCluster(
@@ -127,7 +126,7 @@ def result_layer(
     pin = folium.DivIcon(
         html=f'<div style="{_PIN_STYLE}"></div>', icon_size=(18, 18), icon_anchor=(9, 9)
     )
-    folium.Marker(location=location, tooltip=fmt.location(*location), icon=pin).add_to(layer)
+    folium.Marker(location=location, tooltip=label(fmt.location(*location)), icon=pin).add_to(layer)
     for result in results:
         numbered(result, timed).add_to(layer)
     return layer
@@ -136,15 +135,22 @@ def result_layer(
 def numbered(result: Mapping[str, Any], timed: bool = True) -> folium.Marker:
     """A red marker showing the result's rank, with the popup of its details."""
     icon = folium.DivIcon(
-        html=f'<div style="{_NUMBER_STYLE}">{result["rank"]}</div>',
+        html=f'<div style="{_NUMBER_STYLE}">{fmt.map_text(result["rank"])}</div>',
         icon_size=(26, 26),
         icon_anchor=(13, 13),
     )
     return folium.Marker(
         location=(result["lat"], result["lon"]),
         icon=icon,
-        tooltip=f"{result['rank']}. {result['name']}",
+        tooltip=label(f"{result['rank']}. {result['name']}"),
     ).add_child(StringPopup(fmt.popup_html(result, timed)))
+
+
+def label(text: Any) -> folium.Tooltip:
+    """A tooltip showing `text` literally: folium writes tooltip text unescaped into a
+    JavaScript template literal and Leaflet renders it as HTML, so it goes through
+    `fmt.map_text` (every map label does)."""
+    return folium.Tooltip(fmt.map_text(text))
 
 
 class StringPopup(MacroElement):
@@ -187,7 +193,7 @@ def taste_layer(places: Sequence[Any], layer: folium.FeatureGroup) -> None:
             p.lat,
             p.lon,
             taste_colour(p.score, low, high),
-            f"{escape(p.name)} · match {p.score:.2f}",
+            f"{fmt.map_text(p.name)} · match {p.score:.2f}",
             5,
         ]
         for p in reversed(places)  # best drawn last, on top
@@ -197,7 +203,7 @@ def taste_layer(places: Sequence[Any], layer: folium.FeatureGroup) -> None:
 
 def visits_layer(places: Sequence[Any], layer: folium.FeatureGroup) -> None:
     """The user's past visits as dark rings."""
-    points = [[p.lat, p.lon, "#1f2933", f"visited: {escape(p.name)}", 7] for p in places]
+    points = [[p.lat, p.lon, "#1f2933", f"visited: {fmt.map_text(p.name)}", 7] for p in places]
     if points:
         layer.add_child(PointsLayer(points, ring=True))
 

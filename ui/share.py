@@ -21,6 +21,7 @@ from typing import Any
 
 import streamlit as st
 
+from recsys import limits
 from recsys.serving.filters import MAX_LAT
 from ui import widgets
 
@@ -75,7 +76,7 @@ def restore(user_ids: Iterable[str], cuisines: Iterable[str]) -> None:
                 raise ValueError
             return parse(text.strip())
         except (ValueError, TypeError):
-            bad.append(f"{name}={_short(text)}")
+            bad.append(f"{name}={limits.echo(text)}")
             return None
 
     lat = take("lat", lambda t: _number(t, -MAX_LAT, MAX_LAT))
@@ -110,15 +111,11 @@ def restore(user_ids: Iterable[str], cuisines: Iterable[str]) -> None:
     chosen = [
         known_cuisines[c.strip().lower()] for c in asked if c.strip().lower() in known_cuisines
     ]
-    bad += [f"cuisine={_short(c)}" for c in asked if c.strip().lower() not in known_cuisines]
+    bad += [f"cuisine={limits.echo(c)}" for c in asked if c.strip().lower() not in known_cuisines]
     if chosen:
         st.session_state["cuisines"] = list(dict.fromkeys(chosen))
     if bad:
         st.warning(f"Ignored from the link: {', '.join(bad)} (not a valid value).", icon="🔗")
-
-
-def _short(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:40] + "…")
 
 
 def _fail() -> Any:

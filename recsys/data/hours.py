@@ -25,6 +25,7 @@ from typing import Any
 
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
+from recsys.limits import echo
 
 Interval = tuple[int, int, int]
 
@@ -45,12 +46,14 @@ def _parse_clock(value: Any, day: str, *, is_close: bool) -> int:
         if minute < 60 and (hour < 24 or (is_close and hour == 24 and minute == 0)):
             return hour * 60 + minute
     kind = "closing" if is_close else "opening"
-    raise RecsysError(f"hours for {day}: {kind} time {value!r} is not a time H:MM (00:00-23:59).")
+    raise RecsysError(
+        f"hours for {day}: {kind} time {echo(value)} is not a time H:MM (00:00-23:59)."
+    )
 
 
 def _parse_interval(pair: Any, day: str, day_index: int) -> Interval:
     if not isinstance(pair, list | tuple) or len(pair) != 2:
-        raise RecsysError(f"hours for {day}: {pair!r} is not an [open, close] pair.")
+        raise RecsysError(f"hours for {day}: {echo(pair)} is not an [open, close] pair.")
     open_min = _parse_clock(pair[0], day, is_close=False)
     close_min = _parse_clock(pair[1], day, is_close=True)
     if close_min == MINUTES_PER_DAY - 1:
@@ -65,7 +68,7 @@ def _parse_interval(pair: Any, day: str, day_index: int) -> Interval:
 def _day_index(name: Any) -> int:
     index = _DAY_INDEX.get(name.strip().lower()) if isinstance(name, str) else None
     if index is None:
-        raise RecsysError(f"hours: {name!r} is not a day name (monday … sunday).")
+        raise RecsysError(f"hours: {echo(name)} is not a day name (monday … sunday).")
     return index
 
 
@@ -86,7 +89,7 @@ def parse_hours(raw: Mapping[str, Any] | None) -> tuple[Interval, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
-        raise RecsysError(f"hours {raw!r} is not an object mapping day names to intervals.")
+        raise RecsysError(f"hours {echo(raw)} is not an object mapping day names to intervals.")
     if not raw:
         return None
     intervals: list[Interval] = []
@@ -99,7 +102,7 @@ def parse_hours(raw: Mapping[str, Any] | None) -> tuple[Interval, ...] | None:
         if pairs is None:
             continue
         if not isinstance(pairs, list | tuple):
-            raise RecsysError(f"hours for {DAYS[index]}: {pairs!r} is not a list of intervals.")
+            raise RecsysError(f"hours for {DAYS[index]}: {echo(pairs)} is not a list of intervals.")
         if len(pairs) > SLOTS_PER_DAY:
             raise RecsysError(
                 f"hours for {DAYS[index]}: {len(pairs)} intervals, more than the "
@@ -114,10 +117,15 @@ def to_local(at: datetime | None = None) -> datetime:
     if at is None:
         return datetime.now(TIMEZONE)
     if not isinstance(at, datetime):
-        raise RecsysError(f"time {at!r} is not a date and time.")
+        raise RecsysError(f"time {echo(at)} is not a date and time.")
     if at.tzinfo is None or at.tzinfo.utcoffset(at) is None:
         return at.replace(tzinfo=TIMEZONE)
-    return at.astimezone(TIMEZONE)
+    try:
+        return at.astimezone(TIMEZONE)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in SF
+        raise RecsysError(
+            f"time {at.isoformat()!r} is outside the years San Francisco time can show."
+        ) from None
 
 
 def _day_minute(at: datetime | None) -> tuple[int, int]:

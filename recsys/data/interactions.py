@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys import limits
 from recsys.errors import RecsysError
 from recsys.fileutil import atomic_path
 from recsys.data.users import REFERENCE_DATE, like_matrix, likes_multi_hot, open_late
@@ -120,6 +121,8 @@ def load_interactions(path: Path, users: pd.DataFrame, restaurants: pd.DataFrame
     keeps file order. Errors name the data row (counted from 1 after the header).
     """
     path = Path(path)
+    if path.is_dir():
+        raise RecsysError(f"interactions file {str(path)!r} is a directory, not a file.")
     if not path.is_file():
         raise RecsysError(f"interactions file {str(path)!r} does not exist.")
     try:
@@ -146,9 +149,11 @@ def load_interactions(path: Path, users: pd.DataFrame, restaurants: pd.DataFrame
     ):
         user_id, rest_id = user_id.strip(), rest_id.strip()
         if user_id not in known_users:
-            raise RecsysError(f"interactions file row {i}: unknown user_id {user_id!r}.")
+            raise RecsysError(f"interactions file row {i}: unknown user_id {limits.echo(user_id)}.")
         if rest_id not in known_rest:
-            raise RecsysError(f"interactions file row {i}: unknown restaurant_id {rest_id!r}.")
+            raise RecsysError(
+                f"interactions file row {i}: unknown restaurant_id {limits.echo(rest_id)}."
+            )
         rows.append((user_id, rest_id, _label(label, i), _stamp(stamp, i, base)))
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -159,7 +164,7 @@ def _label(value: str, row: int) -> int:
         return 1
     if text in ("-1", "-1.0"):
         return -1
-    raise RecsysError(f"interactions file row {row}: label {value!r} must be 1 or -1.")
+    raise RecsysError(f"interactions file row {row}: label {limits.echo(value)} must be 1 or -1.")
 
 
 def _stamp(value: str, row: int, base: pd.Timestamp) -> str:
@@ -170,7 +175,9 @@ def _stamp(value: str, row: int, base: pd.Timestamp) -> str:
     except ValueError:
         stamp = pd.NaT
     if pd.isna(stamp):
-        raise RecsysError(f"interactions file row {row}: timestamp {value!r} is not ISO 8601.")
+        raise RecsysError(
+            f"interactions file row {row}: timestamp {limits.echo(value)} is not ISO 8601."
+        )
     return stamp.tz_localize(None).isoformat() if stamp.tzinfo else stamp.isoformat()
 
 

@@ -69,6 +69,8 @@ def read_restaurants_file(path: Path) -> list[Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecsysError(f"restaurants file {str(path)!r} does not exist.") from None
+    except IsADirectoryError:
+        raise RecsysError(f"restaurants file {str(path)!r} is a directory, not a file.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecsysError(f"restaurants file {str(path)!r} cannot be read ({exc}).") from None
     try:
@@ -78,6 +80,8 @@ def read_restaurants_file(path: Path) -> list[Any]:
             f"restaurants file {str(path)!r} is not valid JSON (line {exc.lineno}, "
             f"column {exc.colno}: {exc.msg})."
         ) from None
+    except RecursionError:
+        raise RecsysError(f"restaurants file {str(path)!r} is nested too deeply.") from None
     if not isinstance(document, dict) or not isinstance(document.get("restaurants"), list):
         raise RecsysError(
             f"restaurants file {str(path)!r} is not a JSON object with a 'restaurants' list."

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from recsys import limits
 from recsys.data import hours
 from recsys.errors import RecsysError
 from recsys.fileutil import parse_bool
@@ -77,7 +78,7 @@ def _label(record: Mapping[str, Any], index: int | None) -> str:
     """How error messages name a record: "restaurant #12 ('Foo')" (1-based)."""
     name = record.get("name") if isinstance(record, Mapping) else None
     where = f"restaurant #{index + 1}" if index is not None else "restaurant"
-    return f"{where} ({name!r})" if isinstance(name, str) and name.strip() else where
+    return f"{where} ({limits.echo(name)})" if isinstance(name, str) and name.strip() else where
 
 
 def _number(value: Any) -> float | None:
@@ -101,8 +102,8 @@ def _text(record: Mapping[str, Any], key: str, label: str, *, required: bool = F
             raise RecsysError(f"{label}: {key} is missing.")
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise RecsysError(f"{label}: {key} {value!r} is not a non-empty text.")
-    return value.strip()
+        raise RecsysError(f"{label}: {key} {limits.echo(value)} is not a non-empty text.")
+    return limits.text(value, key, label)
 
 
 def _coordinate(record: Mapping[str, Any], key: str, limit: float, label: str) -> float:
@@ -134,9 +135,14 @@ def _cuisines(record: Mapping[str, Any], label: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
-        raise RecsysError(f"{label}: cuisine {value!r} is not a list of names.")
+        raise RecsysError(f"{label}: cuisine {limits.echo(value)} is not a list of names.")
     # Keep the source's spelling and order, drop repeats.
-    return list(dict.fromkeys(c.strip() for c in value))
+    names = list(dict.fromkeys(limits.cuisine(c, label) for c in value))
+    if len(names) > limits.MAX_CUISINES:
+        raise RecsysError(
+            f"{label}: {len(names)} cuisines; at most {limits.MAX_CUISINES} are accepted."
+        )
+    return names
 
 
 def _flag(record: Mapping[str, Any], key: str, label: str) -> bool:
@@ -190,8 +196,8 @@ def _record_id(record: Mapping[str, Any], name: str, address: str, label: str) -
     if value is None:
         return slugify(f"{name} {address}")
     if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
-        raise RecsysError(f"{label}: id {value!r} is not a non-empty text or number.")
-    return str(value).strip()
+        raise RecsysError(f"{label}: id {limits.echo(value)} is not a non-empty text or number.")
+    return limits.text(value, "id", label, limit="restaurant_id", numbers=True, single_line=True)
 
 
 def validate_record(record: Any, index: int | None = None) -> dict[str, Any]:
@@ -207,6 +213,7 @@ def validate_record(record: Any, index: int | None = None) -> dict[str, Any]:
     label = _label(record, index)
     if not isinstance(record, Mapping):
         raise RecsysError(f"{label} is not a JSON object.")
+    limits.nesting(record, label)
     name = _text(record, "name", label, required=True)
     address = _text(record, "address", label)
     raw_hours = record.get("hours") or None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys import limits
 from recsys.errors import RecsysError
 from recsys.fileutil import atomic_path, parse_bool
 
@@ -42,6 +43,8 @@ USER_FIELDS = (
 )  # fmt: skip
 # A fixed "today" keeps ages and account ages (features) reproducible.
 REFERENCE_DATE = date(2025, 1, 1)
+# Birthdates and account dates are accepted from this day up to today.
+EARLIEST_DATE = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -191,21 +194,30 @@ def save_users(users: pd.DataFrame, path: Path) -> None:
 
 def _parse_likes(value: Any, where: str) -> list[str]:
     if isinstance(value, str):
+        if len(value) > limits.MAX_CHARS["like"] * len(LIKES):
+            raise RecsysError(f"{where}: likes {limits.echo(value)} is too long.")
         text = value.strip()
         if text.startswith("["):
             try:
                 value = json.loads(text)
-            except json.JSONDecodeError:
-                raise RecsysError(f"{where}: likes {value!r} is not a JSON list.") from None
+            except (json.JSONDecodeError, RecursionError):
+                raise RecsysError(
+                    f"{where}: likes {limits.echo(value)} is not a JSON list."
+                ) from None
         else:
             value = [part for part in text.split(";")]
     if not isinstance(value, (list, tuple)):
-        raise RecsysError(f"{where}: likes {value!r} must be a list or ';'-separated text.")
-    likes = [str(v).strip().lower() for v in value if str(v).strip()]
+        raise RecsysError(
+            f"{where}: likes {limits.echo(value)} must be a list or ';'-separated text."
+        )
+    if len(value) > len(LIKES) * 4:  # repeats are allowed, floods are not
+        raise RecsysError(f"{where}: likes has {len(value)} entries; at most {len(LIKES)} differ.")
+    likes = [limits.text(v, "like", where).lower() for v in value]
+    likes = [like for like in likes if like]
     unknown = [like for like in likes if like not in LIKE_RULES]
     if unknown:
         raise RecsysError(
-            f"{where}: unknown likes {', '.join(map(repr, unknown))}; "
+            f"{where}: unknown likes {', '.join(map(limits.echo, unknown[:3]))}; "
             f"known likes are {', '.join(LIKES)}."
         )
     if not likes:
@@ -217,20 +229,32 @@ def _parse_bool(value: Any, field: str, where: str) -> bool:
     flag = parse_bool(value)
     if flag is not None:
         return flag
-    raise RecsysError(f"{where}: {field} {value!r} is not true or false.")
+    raise RecsysError(f"{where}: {field} {limits.echo(value)} is not true or false.")
 
 
 def _parse_date(value: Any, field: str, where: str) -> str:
+    if not isinstance(value, str | date) or len(str(value)) > 40:
+        raise RecsysError(f"{where}: {field} {limits.echo(value)} is not a date YYYY-MM-DD.")
     try:
-        return date.fromisoformat(str(value).strip()[:10]).isoformat()
+        day = date.fromisoformat(str(value).strip()[:10])
     except ValueError:
-        raise RecsysError(f"{where}: {field} {value!r} is not a date YYYY-MM-DD.") from None
+        raise RecsysError(
+            f"{where}: {field} {limits.echo(value)} is not a date YYYY-MM-DD."
+        ) from None
+    if not EARLIEST_DATE <= day <= date.today():
+        raise RecsysError(
+            f"{where}: {field} {limits.echo(value)} is not between "
+            f"{EARLIEST_DATE.isoformat()} and today."
+        )
+    return day.isoformat()
 
 
 def _choice(value: Any, field: str, options: tuple[str, ...], where: str) -> str:
-    text = str(value).strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else None
     if text not in options:
-        raise RecsysError(f"{where}: {field} {value!r} must be one of {', '.join(options)}.")
+        raise RecsysError(
+            f"{where}: {field} {limits.echo(value)} must be one of {', '.join(options)}."
+        )
     return text
 
 
@@ -254,11 +278,16 @@ def validate_profile(profile: dict[str, Any], where: str = "new user") -> dict[s
     """
     if not isinstance(profile, dict):
         raise RecsysError(f"{where}: expected a JSON object, got {type(profile).__name__}.")
+    limits.nesting(profile, where)
     for field in ("likes", "price_bracket"):
         if _is_missing(profile.get(field)):
             raise RecsysError(f"{where}: the required field {field!r} is missing.")
     out = {f: profile[f] if not _is_missing(profile.get(f)) else DEFAULTS.get(f) for f in DEFAULTS}
-    out["user_id"] = str(profile.get("user_id") or "new-user").strip()
+    user_id = profile.get("user_id")
+    out["user_id"] = limits.text(
+        "new-user" if _is_missing(user_id) else user_id,
+        "user_id", where, required=True, numbers=True, single_line=True,
+    )  # fmt: skip
     out["likes"] = _parse_likes(profile["likes"], where)
     out["price_bracket"] = _choice(profile["price_bracket"], "price_bracket", PRICE_BRACKETS, where)
     out["profile_visibility"] = _choice(
@@ -269,17 +298,21 @@ def validate_profile(profile: dict[str, Any], where: str = "new user") -> dict[s
     for field in ("birthdate", "account_created_on"):
         out[field] = _parse_date(out[field], field, where)
     for field in ("name", "username", "email", "address", "phone_number"):
-        out[field] = str(out[field])
+        out[field] = limits.text(out[field], field, where, numbers=field == "phone_number")
     return {f: out[f] for f in USER_FIELDS}
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        raise RecsysError(f"users file {str(path)!r} is a directory, not a file.")
     if not path.is_file():
         raise RecsysError(f"users file {str(path)!r} does not exist.")
     try:
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         return pd.read_json(path, lines=True, dtype=False)
+    except RecursionError:
+        raise RecsysError(f"users file {str(path)!r} is nested too deeply.") from None
     except (ValueError, pd.errors.ParserError) as exc:
         kind = "CSV" if path.suffix.lower() == ".csv" else "JSON Lines"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -299,9 +332,12 @@ def load_users(path: Path) -> pd.DataFrame:
     rows, seen = [], set()
     for i, record in enumerate(table.to_dict(orient="records"), start=1):
         where = f"users file row {i}"
-        user_id = str(record.get("user_id") or "").strip()
-        if not user_id:
-            raise RecsysError(f"{where}: user_id is empty.")
+        raw_id = record.get("user_id")
+        raw_id = None if _is_missing(raw_id) else raw_id
+        user_id = limits.text(
+            raw_id, "user_id", where, required=True, numbers=True, single_line=True
+        )
+        record["user_id"] = user_id
         if user_id in seen:
             raise RecsysError(f"{where}: user_id {user_id!r} appears twice.")
         seen.add(user_id)

@@ -93,7 +93,9 @@ def prepare_users(users: pd.DataFrame) -> pd.DataFrame:
     created = pd.to_datetime(users["account_created_on"], errors="coerce")
     account_years = (pd.Timestamp(REFERENCE_DATE) - created).dt.days / 365.25
     ages = user_ages(users)
-    groups = [next(g for g, upper in AGE_GROUPS.items() if age < upper) for age in ages]
+    # The last group takes any age beyond its bound (validation keeps ages sensible).
+    oldest = list(AGE_GROUPS)[-1]
+    groups = [next((g for g, upper in AGE_GROUPS.items() if age < upper), oldest) for age in ages]
     out = pd.DataFrame(
         {
             "age": ages,

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -274,6 +275,8 @@ def train(
     training + validation visits for the early-stopped number of epochs.
     """
     config = copy.deepcopy(config or ModelConfig())
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
+        raise RecsysError(f"seed {seed!r} is not a whole number from 0 to {2**32 - 1}.")
     if epochs is not None:
         if not 1 <= epochs <= 10_000:
             raise RecsysError(f"epochs {epochs} must be between 1 and 10000.")
@@ -377,7 +380,9 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             f"no trained model at {str(path)!r}: run `python -m recsys train` first."
         )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. about a raw pickle: the error below says it all
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
         return payload["state_dict"], json.loads(payload["meta"])
     except Exception:  # any unreadable file is the same problem for the user
         raise CheckpointError(f"{str(path)!r} is not a readable recsys checkpoint.") from None

@@ -21,6 +21,7 @@ import numpy as np
 from redisvl.query import VectorQuery
 from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag
 
+from recsys import limits
 from recsys.config import EMBEDDING_DIM
 from recsys.data import hours
 from recsys.errors import RecsysError
@@ -123,14 +124,16 @@ def _canonical_cuisines(asked: Iterable[str], known: Iterable[str] | None) -> tu
     asked = tuple(asked or ())
     for name in asked:
         if not isinstance(name, str) or not name.strip():
-            raise RecsysError(f"cuisine {name!r} is not a cuisine name.")
+            raise RecsysError(f"cuisine {limits.echo(name)} is not a cuisine name.")
     if known is None:
         return tuple(name.strip() for name in asked)
     by_lower = {k.lower(): k for k in known}
     unknown = [name for name in asked if name.strip().lower() not in by_lower]
     if unknown:
         sample = ", ".join(sorted(by_lower.values())[:40])
-        raise RecsysError(f"cuisine {unknown[0]!r} is not in the index; known cuisines: {sample}.")
+        raise RecsysError(
+            f"cuisine {limits.echo(unknown[0])} is not in the index; known cuisines: {sample}."
+        )
     return tuple(dict.fromkeys(by_lower[name.strip().lower()] for name in asked))
 
 
@@ -143,7 +146,8 @@ def parse_at(at: datetime | str | None) -> datetime | None:
             at = datetime.fromisoformat(at.strip())
         except ValueError:
             raise RecsysError(
-                f"time {at!r} is not ISO 8601 (e.g. 2026-07-04T19:30 or 2026-07-04T19:30-07:00)."
+                f"time {limits.echo(at)} is not ISO 8601 "
+                "(e.g. 2026-07-04T19:30 or 2026-07-04T19:30-07:00)."
             ) from None
     return hours.to_local(at)
 

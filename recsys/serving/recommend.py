@@ -23,6 +23,7 @@ from redisvl.index import SearchIndex
 from redisvl.query import CountQuery
 from redisvl.query.filter import FilterExpression
 
+from recsys import limits
 from recsys.config import Settings
 from recsys.data import hours
 from recsys.errors import RecsysError
@@ -248,7 +249,12 @@ def recommend(
     if (user_id is None) == (vector is None):
         raise RecsysError("give either a user id or an embedding to recommend for, not both.")
     if user_id is not None and (not isinstance(user_id, str) or not user_id.strip()):
-        raise RecsysError(f"user id {user_id!r} is not a user id.")
+        raise RecsysError(f"user id {limits.echo(user_id)} is not a user id.")
+    if user_id is not None and len(user_id) > limits.MAX_CHARS["user_id"]:
+        raise RecsysError(
+            f"user id {limits.echo(user_id)} is longer than "
+            f"{limits.MAX_CHARS['user_id']} characters."
+        )
     _checked(filters, None)  # fail on bad values before any round trip
     given = None
     if vector is not None:
@@ -272,7 +278,9 @@ def _serve(
         if user is None:
             fresh = _read_live(settings)
             if fresh.stamp == live.stamp:
-                raise RecsysError(f"user {user_id!r} is not among the users of the live model.")
+                raise RecsysError(
+                    f"user {limits.echo(user_id)} is not among the users of the live model."
+                )
             live = fresh  # the load we knew was dropped: look again in the new one
             continue
         visited = user.visited if checked.exclude_visited else ()

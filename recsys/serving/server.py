@@ -25,17 +25,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from recsys.config import Settings
+from recsys.config import Settings, redact_url
 from recsys.errors import RecsysError
 from recsys.serving import keys
 
 # Module names as MODULE LIST reports them -> what to tell a person who lacks them.
 REQUIRED_MODULES = {"search": "search module (RediSearch)", "ReJSON": "JSON module (RedisJSON)"}
 START_TIMEOUT_S = 30.0
+# How long a Redis may take to accept a connection and answer the first PING: a port
+# that never answers (a blackholed host, a socket that is not Redis) fails this fast.
+CONNECT_TIMEOUT_S = 5.0
 STOP_TIMEOUT_S = 30.0
 _ADVICE = "use Redis 8, Redis Stack or Redis Cloud"
 
@@ -73,8 +77,22 @@ class _Files:
 
 def _files(settings: Settings) -> _Files:
     directory = settings.path("redis")
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     return _Files(directory)
+
+
+def _make_private(directory: Path) -> None:
+    """The server's directory 0700 and everything in it 0600 (subdirectories 0700).
+
+    The AOF holds every user profile: only the owner may read it. New files are
+    created private by the server's umask; this fixes those of older runs.
+    """
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)
+    for path in directory.rglob("*"):
+        with contextlib.suppress(OSError):  # e.g. removed meanwhile
+            if not path.is_symlink():
+                path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 # --- public API ---------------------------------------------------------------------------
@@ -91,8 +109,8 @@ def connect(settings: Settings, *, start: bool = True) -> redis.Redis:
         RecsysError: the server is unreachable, refuses us, or lacks a module.
     """
     url = redis_url(settings, start=start)
+    _ping(url)
     client = _client(url)
-    _ping(client, url)
     missing = missing_modules(client)
     if missing:
         what = " and ".join(REQUIRED_MODULES[m] for m in missing)
@@ -173,8 +191,8 @@ def status(settings: Settings) -> dict[str, Any]:
 def _probe_server(url: str) -> dict[str, Any]:
     """`running`, `version`, `modules`, `missing` and `error` of the server at `url`."""
     try:
+        _ping(url)
         client = _client(url)
-        _ping(client, url)
         missing = missing_modules(client)
         try:
             modules: dict[str, int | None] = dict(_module_versions(client))
@@ -223,12 +241,15 @@ def unlink_matching(client: redis.Redis, pattern: str) -> None:
 
 def safe_url(url: str) -> str:
     """The URL with its password replaced by `****`, fit to print or log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:****@{host}"))
+    return redact_url(url)
+
+
+def address(settings: Settings) -> str:
+    """Where the Redis in use is (no password), without starting or contacting it."""
+    if settings.redis_url:
+        return safe_url(settings.redis_url)
+    port = _read_int(settings.data_dir / "redis" / "port")
+    return f"redis://127.0.0.1:{port}" if port else "the embedded Redis"
 
 
 def redis_cli(args: argparse.Namespace, settings: Settings) -> int:
@@ -290,17 +311,30 @@ def reset_client(settings: Settings) -> None:
 # --- helpers: clients and checks -----------------------------------------------------------
 
 
-def _client(url: str, *, timeout: float = 30.0) -> redis.Redis:
+def _client(url: str, *, timeout: float = 30.0, retries: int | None = None) -> redis.Redis:
     # Timeouts so that a dead host or a silent port fails in seconds, not forever.
+    # `retries` None keeps redis-py's default retries (for transient errors).
+    extra: dict[str, Any] = {}
+    if retries is not None:
+        extra["retry"] = Retry(NoBackoff(), retries)
     try:
-        return redis.Redis.from_url(url, socket_connect_timeout=5.0, socket_timeout=timeout)
+        return redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=timeout, **extra
+        )
     except ValueError as exc:
         raise RecsysError(f"REDIS_URL {safe_url(url)!r} is not valid ({_one_line(exc)}).") from None
 
 
-def _ping(client: redis.Redis, url: str) -> None:
+def _ping(url: str) -> None:
+    """PING with a short timeout (`CONNECT_TIMEOUT_S`) on a connection of its own."""
+    client = _client(url, timeout=CONNECT_TIMEOUT_S, retries=0)  # one try: a check
     try:
         client.ping()
+    except redis.TimeoutError:
+        raise RecsysError(
+            f"Redis at {safe_url(url)} did not answer within {CONNECT_TIMEOUT_S:.0f} s "
+            "(is it a Redis server, and reachable?)."
+        ) from None
     except redis.AuthenticationError as exc:
         raise RecsysError(
             f"Redis at {safe_url(url)} refused the credentials ({_one_line(exc)})."
@@ -308,6 +342,8 @@ def _ping(client: redis.Redis, url: str) -> None:
     except redis.RedisError as exc:
         reason = _one_line(exc)
         raise RecsysError(f"Redis at {safe_url(url)} is not reachable ({reason}).") from None
+    finally:
+        client.close()
 
 
 def _module_versions(client: redis.Redis) -> dict[str, int]:
@@ -366,7 +402,8 @@ def _print_status(info: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked(files: _Files) -> Iterator[None]:
     # One starter/stopper at a time, across processes, so no two servers are started.
-    with open(files.lock, "a+") as handle:
+    fd = os.open(files.lock, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -434,19 +471,26 @@ def _read_int(path: Path) -> int | None:
 
 def _start(settings: Settings, files: _Files) -> str:
     server, modules = _binaries()
+    _make_private(files.dir)
     port = _choose_port(files)
     password = _password(files)
     files.pid.unlink(missing_ok=True)
     _write_conf(files, port, password, modules)
     log_start = files.log.stat().st_size if files.log.exists() else 0
+    # umask 077: the AOF, its manifest, redis.log and the pid file are created 0600.
     result = subprocess.run(
-        [server, str(files.conf)], capture_output=True, text=True, timeout=START_TIMEOUT_S
+        [server, str(files.conf)],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        umask=0o077,
     )
     if result.returncode != 0:
         detail = _one_line(RuntimeError(result.stderr or result.stdout))
         raise RecsysError(f"The embedded Redis did not start ({detail}).")
     url = f"redis://:{password}@127.0.0.1:{port}"
     _wait_ready(url, None, files, log_start=log_start)
+    _make_private(files.dir)
     return url
 
 
@@ -477,7 +521,7 @@ def _choose_port(files: _Files) -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        files.port.write_text(f"{port}\n")
+        _write_private(files.port, f"{port}\n")
     return port
 
 
