@@ -1,5 +1,6 @@
 """New user: a profile nobody has trained on (cold start) → recommendations at once."""
 
+import warnings
 from datetime import date
 
 import pandas as pd
@@ -8,14 +9,21 @@ import streamlit as st
 from recsys import query, store, users
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.errors import RecsysError
+from recsys.features import UnknownLikesWarning
 from ui import fmt, maps, state, widgets
 
 
-def profile_form() -> dict | None:
-    """The new user's profile as entered (None until submitted)."""
+def profile_form(vocabulary: list[str]) -> dict | None:
+    """The new user's profile as entered (None until submitted); likes from `vocabulary`."""
     with st.form("new_user"):
         name = st.text_input("Name", "Alex Newcomer")
-        likes = st.multiselect("Likes", users.LIKES, default=["sushi", "cocktails"])
+        default = [x for x in ("sushi", "cocktails") if x in vocabulary] or vocabulary[:2]
+        likes = st.multiselect(
+            "Likes",
+            vocabulary,
+            default=default,
+            help="The likes the model learnt from its training users.",
+        )
         left, right = st.columns(2)
         bracket = left.radio("Price bracket", users.PRICE_BRACKETS, index=1, horizontal=True)
         born = right.date_input("Birthdate", date(1992, 5, 17), min_value=date(1920, 1, 1))
@@ -30,12 +38,20 @@ def embed(profile: dict) -> list[float]:
     trained, live = state.require_model(), state.live()
     if trained.version != live["model_version"]:
         raise RecsysError("the saved model is not the one serving: wait for the retrain to end.")
-    return trained.embed_users(pd.DataFrame([users.validate_profile(profile)]))[0].tolist()
+    frame = pd.DataFrame([users.validate_profile(profile)])
+    unknown = trained.encoders.unknown_likes(frame)
+    if unknown:
+        st.warning(f"The model never saw these likes, so they are ignored: {', '.join(unknown)}.")
+    with warnings.catch_warnings():  # shown above, once
+        warnings.simplefilter("ignore", UnknownLikesWarning)
+        return trained.embed_users(frame)[0].tolist()
 
 
 st.title("🙋 New user")
 st.caption("Cold start: the user tower embeds a profile it has never seen; nothing is retrained.")
-submitted = profile_form()
+with state.guard():
+    vocabulary = state.require_model().encoders.likes
+submitted = profile_form(vocabulary)
 with state.guard():
     if submitted is not None:
         st.session_state["new_user_profile"] = (submitted, embed(submitted))

@@ -41,15 +41,27 @@ def _add_data_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", type=Path, help="interactions CSV")
 
 
+def _add_world(p: argparse.ArgumentParser, *, all_allowed: bool = False) -> None:
+    from recsys.worlds import WORLDS  # names only: no PyTorch import
+
+    names = ", ".join(WORLDS) + (", or all" if all_allowed else "")
+    p.add_argument(
+        "--world",
+        help=f"planted world of the simulated visits: {names} (default: default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("prepare", help="idempotent set-up: Redis, data, model, index")
     _add_data_files(p)
+    _add_world(p)
 
     p = sub.add_parser("train", help="train the two-tower model and swap the index")
     _add_data_files(p)
+    _add_world(p)
     p.add_argument("--epochs", type=int, help="maximum number of epochs")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
@@ -70,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="recall/NDCG of the model and every baseline")
     _add_data_files(p)
+    _add_world(p, all_allowed=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("export", help="export restaurants or users as JSON")

@@ -22,18 +22,41 @@ from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 
 
-def _dataset(settings: Settings, restaurants, users, interactions, progress) -> Any:
+def world_path(settings: Settings) -> Path:
+    """Where `prepare`/`train --world NAME` record the world, so later retrains (the
+    UI's button, a plain `train`) keep simulating it."""
+    return settings.path("world.json")
+
+
+def current_world(settings: Settings, world: str | None = None) -> str:
+    """`world` validated, else the recorded one, else "default"."""
+    from recsys.worlds import get_world
+
+    if world is not None:
+        return get_world(world).name
+    try:
+        return get_world(json.loads(world_path(settings).read_text())["world"]).name
+    except (OSError, ValueError, KeyError, TypeError, RecsysError):
+        return get_world(None).name
+
+
+def _dataset(settings: Settings, restaurants, users, interactions, progress, world=None) -> Any:
     from recsys.dataset import build_dataset
 
     if restaurants is None and settings.restaurants_file is not None:
         restaurants = settings.restaurants_file
-    return build_dataset(
+    chosen = current_world(settings, world)
+    dataset = build_dataset(
         settings,
         restaurants=restaurants,
         users_path=users,
         interactions_path=interactions,
+        world=chosen,
         progress=progress,
     )
+    if world is not None:
+        evaluate._write_json_atomically(world_path(settings), {"world": chosen})
+    return dataset
 
 
 def visited_in_training(dataset: Any) -> dict[str, list[str]]:
@@ -99,8 +122,23 @@ def publish_model(
             "metrics": model.metrics,
             "restaurants_source": dataset.sources.get("restaurants", ""),
             "restaurants_description": dataset.description,
+            "world": getattr(dataset, "world", "default"),
+            "selection": selection_summary(getattr(model, "selection", {}) or {}),
         },
     )
+
+
+def selection_summary(selection: dict[str, Any]) -> dict[str, Any]:
+    """What the UI shows of model selection: the winner, why, every candidate's scores."""
+    if not selection:
+        return {}
+    keep = ("name", "val_recall@10", "val_recall@10_cold_users",
+            "val_recall@10_cold_restaurants", "score")  # fmt: skip
+    return {
+        "winner": selection.get("winner"),
+        "why": selection.get("why"),
+        "candidates": [{k: c.get(k) for k in keep} for c in selection.get("candidates", [])],
+    }
 
 
 def prepare(
@@ -109,6 +147,7 @@ def prepare(
     restaurants: Path | None = None,
     users: Path | None = None,
     interactions: Path | None = None,
+    world: str | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a compatible checkpoint;
@@ -122,7 +161,7 @@ def prepare(
 
     report = progress or no_progress
     store.client(settings)  # Redis first: fail fast with the server's message
-    dataset = _dataset(settings, restaurants, users, interactions, report)
+    dataset = _dataset(settings, restaurants, users, interactions, report, world)
     path = train.default_checkpoint_path(settings)
     try:
         model = train.load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
@@ -167,6 +206,7 @@ def retrain(
     interactions: Path | None = None,
     epochs: int | None = None,
     seed: int = 0,
+    world: str | None = None,
     dataset: Any = None,
     owner: str | None = None,
     progress: ProgressFn | None = None,
@@ -182,7 +222,7 @@ def retrain(
     report = progress or no_progress
     with store.load_lock(settings, what="retrain", owner=owner):
         if dataset is None:
-            dataset = _dataset(settings, restaurants, users, interactions, report)
+            dataset = _dataset(settings, restaurants, users, interactions, report, world)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
         # Measured before publishing (a failure here changes nothing), saved only once the
         # new index is live, so the UI's numbers are always those of the served model.
@@ -227,11 +267,13 @@ def _summary(result: dict[str, Any]) -> str:
 
 def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys prepare`: progress on stderr, a one-line JSON summary on stdout."""
+    current_world(settings, args.world)  # an unknown name fails before any work
     result = prepare(
         settings,
         restaurants=args.restaurants,
         users=args.users,
         interactions=args.interactions,
+        world=args.world,
         progress=TextProgress(),
     )
     print(_summary(result), file=sys.stdout)
@@ -240,6 +282,7 @@ def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
 
 def train_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys train`: retrain and swap the index (progress on stderr)."""
+    current_world(settings, args.world)  # an unknown name fails before any work
     result = retrain(
         settings,
         restaurants=args.restaurants,
@@ -247,6 +290,7 @@ def train_cli(args: argparse.Namespace, settings: Settings) -> int:
         interactions=args.interactions,
         epochs=args.epochs,
         seed=args.seed,
+        world=args.world,
         progress=TextProgress(),
     )
     print(_summary(result), file=sys.stdout)

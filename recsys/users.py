@@ -106,9 +106,7 @@ def open_late(intervals: Any) -> bool:
     return any(close > LATE_MINUTE for _day, _open, close in intervals)
 
 
-def like_matrix(
-    restaurants: pd.DataFrame, rules: dict[str, LikeRule] | None = None
-) -> np.ndarray:
+def like_matrix(restaurants: pd.DataFrame, rules: dict[str, LikeRule] | None = None) -> np.ndarray:
     """How well each restaurant satisfies each like: float32 (n_restaurants, len(LIKES)).
 
     1.0 for a cuisine, price or attribute match, +0.5 for late hours where the rule

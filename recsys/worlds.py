@@ -54,9 +54,7 @@ def _terms(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> dict[st
         "popularity": popularity,
         "age": inter.user_ages(users),
         "late": np.array([open_late(iv) for iv in restaurants["intervals"]], dtype=np.float64),
-        "noise": np.random.default_rng([seed, 1]).standard_normal(
-            (len(users), len(restaurants))
-        ),
+        "noise": np.random.default_rng([seed, 1]).standard_normal((len(users), len(restaurants))),
     }
 
 
@@ -143,9 +141,10 @@ def hidden_clusters(n: int, seed: int, salt: int) -> np.ndarray:
 
 def _collaborative(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
     t, w = _terms(users, restaurants, seed), COLLABORATIVE_WEIGHTS
-    same = hidden_clusters(len(users), seed, 0)[:, None] == hidden_clusters(
-        len(restaurants), seed, 1
-    )[None, :]
+    same = (
+        hidden_clusters(len(users), seed, 0)[:, None]
+        == hidden_clusters(len(restaurants), seed, 1)[None, :]
+    )
     likes = likes_multi_hot(users["likes"]) @ like_matrix(restaurants).T
     a = (
         w["cluster"] * same
@@ -177,5 +176,5 @@ def get_world(name: str | None) -> World:
     """The world called `name` (None = default); a one-line error for an unknown name."""
     key = (name or DEFAULT_WORLD).strip().lower()
     if key not in WORLDS:
-        raise RecsysError(f"unknown world {name!r}; choose one of {', '.join(WORLDS)} (or all).")
+        raise RecsysError(f"unknown world {name!r}; choose one of {', '.join(WORLDS)}.")
     return WORLDS[key]

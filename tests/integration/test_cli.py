@@ -111,3 +111,13 @@ def test_bad_input_exits_2_with_one_line(prepared, args, message) -> None:
     assert out.returncode == 2
     assert out.stdout == ""
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("command", ["prepare", "train", "evaluate"])
+def test_unknown_world_exits_2_with_one_line(prepared, command) -> None:
+    env, _ = prepared
+    out = _run(env, command, "--world", "mars")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == (
+        "error: unknown world 'mars'; choose one of default, remapped, nonlinear, collaborative.\n"
+    )
