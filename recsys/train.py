@@ -352,9 +352,12 @@ def _fit(
     config: ModelConfig,
     progress: ProgressFn,
     label: str = "",
+    race: list[float] | None = None,
 ):
-    """Epochs until `max_epochs` or `patience` epochs without a better validation score;
-    leaves `net` with its best weights, in eval mode. Returns (history, best scores)."""
+    """Epochs until `max_epochs` or `patience` epochs without a better validation score
+    (or, given the leading candidate's best-so-far scores by epoch in `race`, until
+    this one falls clearly behind: see `RACE_MARGIN`); leaves `net` with its best
+    weights, in eval mode. Returns (history, best scores)."""
     optimizer = _optimizer(net, config)
     scheduler = _scheduler(optimizer, config)
     history, best, best_state, waited = [], None, copy.deepcopy(net.state_dict()), 0
@@ -384,6 +387,12 @@ def _fit(
             waited += 1
             if waited >= config.patience:
                 progress(Progress("train", config.max_epochs, config.max_epochs, "early stop"))
+                break
+        if race and has_val and epoch >= RACE_MIN_EPOCHS:
+            leader = race[min(epoch, len(race)) - 1]
+            if best["score"] < RACE_MARGIN * leader:
+                message = f"{prefix}dropped: behind the leading candidate"
+                progress(Progress("train", config.max_epochs, config.max_epochs, message))
                 break
     net.load_state_dict(best_state)
     net.eval()
@@ -442,6 +451,11 @@ REFINEMENTS: dict[str, dict[str, Any]] = {
 }
 # and, for a hybrid winner, the size of its ID vectors (the served size stays EMBEDDING_DIM).
 ID_REFINEMENTS: dict[str, dict[str, Any]] = {"ID size 32": {"id_dim": 32}}
+# Racing: from epoch RACE_MIN_EPOCHS on, a candidate whose best validation score is
+# below RACE_MARGIN x the leading candidate's best score at the same epoch is dropped
+# (its best so far is still recorded). It saves the time of candidates far behind.
+RACE_MIN_EPOCHS = 5
+RACE_MARGIN = 0.9
 SELECTION_CRITERION = (
     "mean validation recall@10 of the served model and, for hybrid towers, of its "
     "feature path alone on the user side and on the restaurant side (cold-start proxies)"
@@ -476,6 +490,7 @@ def select(
     )
     tried: list[dict[str, Any]] = []
     results: dict[str, tuple] = {}
+    curves: dict[str, list[float]] = {}  # best-so-far score by epoch
 
     def run(name: str, changes: dict[str, Any]) -> None:
         config = _candidate_config(base, changes)
@@ -483,8 +498,10 @@ def select(
         _seed_everything(seed)
         data = _inputs(dataset, encoders, config, seed, vocab=vocab, encoded=encoded)
         net = _net(data, config, vocab)
-        history, best = _fit(net, data, val, config, progress, label=name)
+        race = curves[leader()] if tried else None
+        history, best = _fit(net, data, val, config, progress, label=name, race=race)
         results[name] = (net, config, history, best)
+        curves[name] = list(np.maximum.accumulate([h["val_score"] for h in history]))
         tried.append(
             {
                 "name": name,
@@ -494,6 +511,7 @@ def select(
                 "val_recall@10_cold_restaurants": best["cold_restaurants"],
                 "score": best["score"],
                 "best_epoch": best_epoch(history),
+                "epochs": len(history),
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
