@@ -21,7 +21,7 @@ def test_users_file_with_unseen_likes_trains_and_serves(settings, monkeypatch, t
     monkeypatch.setenv("RECSYS_DATA_URL", "none")
     people = generate_users(300, seed=5)
     for i in range(0, len(people), 3):  # a third of the users name likes with no rule
-        people.at[i, "likes"] = [NEW_LIKES[i % len(NEW_LIKES)], *people.at[i, "likes"][:1]]
+        people.at[i, "likes"] = [NEW_LIKES[i // 3 % len(NEW_LIKES)], *people.at[i, "likes"][:1]]
     path = tmp_path / "users.jsonl"
     save_users(people, path)
 
