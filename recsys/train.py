@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from recsys.config import EMBEDDING_DIM, Settings
 from recsys.dataset import Dataset
 from recsys.errors import RecsysError
-from recsys.evaluate import ranking_metrics, relevant_by_user
+from recsys.evaluate import relevant_by_user
 from recsys.features import FEATURES_VERSION, FeatureEncoders
 from recsys.model import FULL_SOFTMAX_MAX, ModelConfig, TwoTower, sampled_softmax_loss
 from recsys.progress import Progress, ProgressFn, no_progress
@@ -105,16 +105,6 @@ def fit_encoders(dataset: Dataset) -> FeatureEncoders:
     users = dataset.users[~dataset.users["user_id"].isin(split.cold_users)]
     rests = dataset.restaurants[~dataset.restaurants["id"].isin(split.cold_restaurants)]
     return FeatureEncoders.fit(users, rests)
-
-
-@torch.no_grad()
-def validation_recall(net: TwoTower, xu: torch.Tensor, xr: torch.Tensor, dataset: Dataset) -> float:
-    """Recall@10 on the validation visits, training visits removed from the candidates."""
-    net.eval()
-    scores = (net.user_tower(xu) @ net.restaurant_tower(xr).T).numpy()
-    relevant = relevant_by_user(dataset, dataset.split.val)
-    seen = relevant_by_user(dataset, dataset.split.train)
-    return ranking_metrics(scores, relevant, seen)["recall@10"]
 
 
 class _Validation:

@@ -176,3 +176,13 @@ def test_hybrid_towers_embed_cold_entities_from_features_and_round_trip(dataset,
     assert np.array_equal(
         loaded.embed_restaurants(dataset.restaurants), model.embed_restaurants(dataset.restaurants)
     )
+
+
+def test_vectorised_validation_recall_equals_ranking_metrics(dataset):
+    from recsys.train import _Validation
+
+    scores = np.random.default_rng(1).random((len(dataset.users), len(dataset.restaurants)))
+    val = relevant_by_user(dataset, dataset.split.val)
+    seen = relevant_by_user(dataset, dataset.split.train)
+    expected = ranking_metrics(scores, val, seen)["recall@10"]
+    assert _Validation(dataset).recall(scores) == pytest.approx(expected, abs=1e-12)
