@@ -31,6 +31,42 @@ else:
             width="stretch",
         )
 
+st.subheader("Model selection")
+selection = trained.selection or {}
+if not selection:
+    st.info("This model was trained with a fixed configuration (no model selection).")
+else:
+    st.markdown(f"Chosen: **{selection['winner']}** — {selection['why']}.")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "candidate": c["name"],
+                    "val recall@10": c["val_recall@10"],
+                    "feature path, users": c["val_recall@10_cold_users"],
+                    "feature path, restaurants": c["val_recall@10_cold_restaurants"],
+                    "score": c["score"],
+                    "best epoch": c["best_epoch"],
+                    "seconds": c["seconds"],
+                    "chosen": c["name"] == selection["winner"],
+                }
+                for c in selection["candidates"]
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    softmax = (
+        "full, over every restaurant"
+        if selection.get("full_softmax")
+        else "sampled in-batch with logQ correction"
+    )
+    st.caption(
+        "Every candidate is trained on the training visits and early-stopped on the "
+        "validation visits; the winner is then refit on training + validation visits. "
+        f"Softmax: {softmax}."
+    )
+
 st.subheader("Evaluation: two-tower vs oracle vs baselines")
 if results is None:
     st.info("No evaluation yet: run `python -m recsys evaluate` (or retrain).")

@@ -1,22 +1,31 @@
 """New user: a profile nobody has trained on (cold start) → recommendations at once."""
 
+import warnings
 from datetime import date
 
+import pandas as pd
 import streamlit as st
 
 from recsys import coldstart, limits
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.data import users
+from recsys.model.features import UnknownLikesWarning
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
 from ui import fmt, maps, state, widgets
 
 
-def profile_form() -> dict | None:
-    """The new user's profile as entered (None until submitted)."""
+def profile_form(vocabulary: list[str]) -> dict | None:
+    """The new user's profile as entered (None until submitted); likes from `vocabulary`."""
     with st.form("new_user"):
         name = st.text_input("Name", "Alex Newcomer", max_chars=limits.MAX_CHARS["name"])
-        likes = st.multiselect("Likes", users.LIKES, default=["sushi", "cocktails"])
+        default = [x for x in ("sushi", "cocktails") if x in vocabulary] or vocabulary[:2]
+        likes = st.multiselect(
+            "Likes",
+            vocabulary,
+            default=default,
+            help="The likes the model learnt from its training users.",
+        )
         left, right = st.columns(2)
         bracket = left.radio("Price bracket", users.PRICE_BRACKETS, index=1, horizontal=True)
         born = right.date_input("Birthdate", date(1992, 5, 17), min_value=date(1920, 1, 1))
@@ -28,12 +37,20 @@ def profile_form() -> dict | None:
 
 def embed(profile: dict) -> list[float]:
     """Validate and embed with the model that serves the live index (no retraining)."""
-    return coldstart.embed_profile(state.settings(), profile, state.require_model())[1]
+    trained = state.require_model()
+    unknown = trained.encoders.unknown_likes(pd.DataFrame([users.validate_profile(profile)]))
+    if unknown:
+        st.warning(f"The model never saw these likes, so they are ignored: {', '.join(unknown)}.")
+    with warnings.catch_warnings():  # shown above, once
+        warnings.simplefilter("ignore", UnknownLikesWarning)
+        return coldstart.embed_profile(state.settings(), profile, trained)[1]
 
 
 st.title("🙋 New user")
 st.caption("Cold start: the user tower embeds a profile it has never seen; nothing is retrained.")
-submitted = profile_form()
+with state.guard():
+    vocabulary = state.require_model().encoders.likes
+submitted = profile_form(vocabulary)
 with state.guard():
     if submitted is not None:
         st.session_state["new_user_profile"] = (submitted, embed(submitted))

@@ -71,15 +71,27 @@ def _add_data_files(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", type=Path, help="interactions CSV")
 
 
+def _add_world(p: argparse.ArgumentParser, *, all_allowed: bool = False) -> None:
+    from recsys.data.worlds import WORLDS  # names only: no PyTorch import
+
+    names = ", ".join(WORLDS) + (", or all" if all_allowed else "")
+    p.add_argument(
+        "--world",
+        help=f"planted world of the simulated visits: {names} (default: default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("prepare", help="idempotent set-up: Redis, data, model, index")
     _add_data_files(p)
+    _add_world(p)
 
     p = sub.add_parser("train", help="train the two-tower model and swap the index")
     _add_data_files(p)
+    _add_world(p)
     p.add_argument("--epochs", type=_epochs, help="maximum number of epochs, 1-10000")
     p.add_argument("--seed", type=_seed, default=0, help="random seed 0..2**32-1 (default 0)")
 
@@ -105,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="recall/NDCG of the model and every baseline")
     _add_data_files(p)
+    _add_world(p, all_allowed=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("export", help="export restaurants or users as JSON")

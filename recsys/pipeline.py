@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from recsys import failpoints, limits
 from recsys.config import Settings
-from recsys.errors import CheckpointError
+from recsys.errors import CheckpointError, RecsysError
+from recsys.fileutil import atomic_write_json
 from recsys.model import evaluate
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 from recsys.serving import index, server
@@ -30,24 +31,48 @@ if TYPE_CHECKING:
     from recsys.model.train import TrainedModel
 
 
+def world_path(settings: Settings) -> Path:
+    """Where `prepare`/`train --world NAME` record the world, so later retrains (the
+    UI's button, a plain `train`) keep simulating it."""
+    return settings.path("world.json")
+
+
+def current_world(settings: Settings, world: str | None = None) -> str:
+    """`world` validated, else the recorded one, else "default"."""
+    from recsys.data.worlds import get_world
+
+    if world is not None:
+        return get_world(world).name
+    try:
+        return get_world(json.loads(world_path(settings).read_text())["world"]).name
+    except (OSError, ValueError, KeyError, TypeError, RecsysError):
+        return get_world(None).name
+
+
 def _dataset(
     settings: Settings,
     restaurants: Path | None,
     users: Path | None,
     interactions: Path | None,
     progress: ProgressFn,
+    world: str | None = None,
 ) -> Dataset:
     from recsys.data.dataset import build_dataset
 
     if restaurants is None and settings.restaurants_file is not None:
         restaurants = settings.restaurants_file
-    return build_dataset(
+    chosen = current_world(settings, world)
+    dataset = build_dataset(
         settings,
         restaurants=restaurants,
         users_path=users,
         interactions_path=interactions,
+        world=chosen,
         progress=progress,
     )
+    if world is not None:
+        atomic_write_json(world_path(settings), {"world": chosen})
+    return dataset
 
 
 def visited_in_training(dataset: Dataset) -> dict[str, list[str]]:
@@ -128,8 +153,23 @@ def _publish_locked(
             "metrics": model.metrics,
             "restaurants_source": dataset.sources.get("restaurants", ""),
             "restaurants_description": dataset.description,
+            "world": getattr(dataset, "world", "default"),
+            "selection": selection_summary(getattr(model, "selection", {}) or {}),
         },
     )
+
+
+def selection_summary(selection: dict[str, Any]) -> dict[str, Any]:
+    """What the UI shows of model selection: the winner, why, every candidate's scores."""
+    if not selection:
+        return {}
+    keep = ("name", "val_recall@10", "val_recall@10_cold_users",
+            "val_recall@10_cold_restaurants", "score")  # fmt: skip
+    return {
+        "winner": selection.get("winner"),
+        "why": selection.get("why"),
+        "candidates": [{k: c.get(k) for k in keep} for c in selection.get("candidates", [])],
+    }
 
 
 def prepare(
@@ -138,6 +178,7 @@ def prepare(
     restaurants: Path | None = None,
     users: Path | None = None,
     interactions: Path | None = None,
+    world: str | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a saved model for this
@@ -153,7 +194,7 @@ def prepare(
     """
     report = progress or no_progress
     server.client(settings)  # Redis first: fail fast with the server's message
-    dataset = _dataset(settings, restaurants, users, interactions, report)
+    dataset = _dataset(settings, restaurants, users, interactions, report, world)
     live = index.live_info(settings)
     model = _saved_model_for(settings, dataset, live)
     if model is None:
@@ -236,6 +277,7 @@ def retrain(
     interactions: Path | None = None,
     epochs: int | None = None,
     seed: int = 0,
+    world: str | None = None,
     dataset: Dataset | None = None,
     owner: str | None = None,
     progress: ProgressFn | None = None,
@@ -257,7 +299,7 @@ def retrain(
         from recsys.model import saved, train  # PyTorch loads after the lock is taken
 
         if dataset is None:
-            dataset = _dataset(settings, restaurants, users, interactions, report)
+            dataset = _dataset(settings, restaurants, users, interactions, report, world)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
         failpoints.reached("trained")
         results = _evaluation(settings, dataset, model, report)
@@ -322,11 +364,13 @@ def _summary(result: dict[str, Any]) -> str:
 
 def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys prepare`: progress on stderr, a one-line JSON summary on stdout."""
+    current_world(settings, args.world)  # an unknown name fails before any work
     result = prepare(
         settings,
         restaurants=args.restaurants,
         users=args.users,
         interactions=args.interactions,
+        world=args.world,
         progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)
@@ -335,6 +379,7 @@ def prepare_cli(args: argparse.Namespace, settings: Settings) -> int:
 
 def train_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys train`: retrain and swap the index (progress on stderr)."""
+    current_world(settings, args.world)  # an unknown name fails before any work
     result = retrain(
         settings,
         restaurants=args.restaurants,
@@ -342,6 +387,7 @@ def train_cli(args: argparse.Namespace, settings: Settings) -> int:
         interactions=args.interactions,
         epochs=args.epochs,
         seed=args.seed,
+        world=args.world,
         progress=_HoldDataLines(TextProgress()),
     )
     print(_summary(result), file=sys.stdout)

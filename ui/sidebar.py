@@ -66,6 +66,9 @@ def _model_status() -> None:
     # One line, not st.metric columns: three metrics do not fit the sidebar's width.
     metrics = key_metrics(served.get("metrics") or {}, live["model_version"])
     st.markdown(" · ".join(f"{name} **{value}**" for name, value in metrics.items()))
+    chosen = selection_line(served)
+    if chosen:
+        st.caption(chosen)
     st.caption(
         f"Index version {live['version']} ({live['algorithm'].upper()}) · "
         f"{live['restaurants']} restaurants · {live['users']} users"
@@ -89,6 +92,17 @@ def key_metrics(metrics: dict[str, Any], model_version: str) -> dict[str, str]:
         shown["test R@10"] = f"{warm['recall@10']:.3f}"
     shown["epochs"] = str(metrics.get("epochs", "?"))
     return shown
+
+
+def selection_line(served: dict[str, Any]) -> str:
+    """Which candidate model selection chose, and on which world's data ("" if none)."""
+    selection = served.get("selection") or {}
+    if not selection.get("winner"):
+        return ""
+    n = len(selection.get("candidates") or [])
+    world = served.get("world")
+    where = f" · world {world}" if world and world != "default" else ""
+    return f"Selected **{selection['winner']}** of {n} candidates by validation{where}"
 
 
 def retrain_elsewhere() -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ class Dataset:
     sources: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     description: str = ""  # where the restaurants came from, in one plain sentence
+    world: str = "default"  # the planted world of simulated visits (`worlds.py`)
 
     @cached_property
     def user_index(self) -> dict[str, int]:
@@ -80,21 +81,25 @@ def _generated_users(settings: Settings, seed: int) -> pd.DataFrame:
     return users
 
 
-def _simulated(settings: Settings, users: pd.DataFrame, restaurants: pd.DataFrame, seed: int):
-    path, meta_path = settings.path("interactions.csv"), settings.path("interactions.meta.json")
+def _simulated(
+    settings: Settings, users: pd.DataFrame, restaurants: pd.DataFrame, seed: int, world: Any
+):
+    # The default world keeps the original file names, so existing caches stay valid.
+    stem = "interactions" if world.name == "default" else f"interactions-{world.name}"
+    path, meta_path = settings.path(f"{stem}.csv"), settings.path(f"{stem}.meta.json")
     meta = {
         "seed": seed,
         "version": SIMULATION_VERSION,
-        "weights": inter.WEIGHTS,
+        "weights": world.weights,
         "temperature": inter.TEMPERATURE,
         "users": _frame_digest(users[["user_id", "likes", "price_bracket", "birthdate"]]),
         "restaurants": restaurants_fingerprint(restaurants),
     }
     if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
-        return inter.load_interactions(path, users, restaurants), inter.affinity(
+        return inter.load_interactions(path, users, restaurants), world.affinity(
             users, restaurants, seed
         )
-    interactions, oracle = inter.simulate(users, restaurants, seed)
+    interactions, oracle = inter.simulate(users, restaurants, seed, world.affinity)
     inter.save_interactions(interactions, path)
     meta_path.write_text(json.dumps(meta))
     return interactions, oracle
@@ -107,6 +112,7 @@ def build_dataset(
     users_path: Path | None = None,
     interactions_path: Path | None = None,
     seed: int = 0,
+    world: str | None = None,
     progress: ProgressFn | None = None,
 ) -> Dataset:
     """Load or generate every input and split it (deterministic for a given seed).
@@ -115,7 +121,12 @@ def build_dataset(
         restaurants: a ready restaurants table, or a file for `data.load_restaurants`.
         users_path: a users file; default: 1,000 generated users.
         interactions_path: an interactions CSV; default: simulated visits (with oracle).
+        world: which planted world simulates the visits (`worlds.WORLDS`; default
+            "default"); ignored, like the oracle, for an interactions file.
     """
+    from recsys.data.worlds import get_world
+
+    planted = get_world(world)
     progress = progress or no_progress
     progress(Progress("data", 0, 3, "restaurants"))
     if isinstance(restaurants, pd.DataFrame):
@@ -137,11 +148,14 @@ def build_dataset(
         visits, oracle = inter.load_interactions(interactions_path, users, rest), None
         visit_source = "file"
     else:
-        (visits, oracle), visit_source = _simulated(settings, users, rest, seed), "simulated"
+        visits, oracle = _simulated(settings, users, rest, seed, planted)
+        visit_source = "simulated"
     split = inter.split(visits, rest, seed=seed)
     fingerprint = _digest(
         restaurants_fingerprint(rest), _frame_digest(users), _frame_digest(visits), seed
     )
     progress(Progress("data", 3, 3, f"{len(users)} users, {len(visits)} interactions"))
     sources = {"restaurants": rest_source, "users": user_source, "interactions": visit_source}
-    return Dataset(rest, users, visits, oracle, split, fingerprint, sources, seed, description)
+    return Dataset(
+        rest, users, visits, oracle, split, fingerprint, sources, seed, description, planted.name
+    )

@@ -85,10 +85,14 @@ def affinity(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int = 0) -> n
 
 
 def simulate(
-    users: pd.DataFrame, restaurants: pd.DataFrame, seed: int = 0
+    users: pd.DataFrame, restaurants: pd.DataFrame, seed: int = 0, affinity_fn=None
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Sample visits from the planted affinity; returns (interactions, oracle affinity)."""
-    oracle = affinity(users, restaurants, seed)
+    """Sample visits from the planted affinity; returns (interactions, oracle affinity).
+
+    `affinity_fn(users, restaurants, seed)` plants another world (`worlds.py`);
+    default: `affinity`, this module's world.
+    """
+    oracle = (affinity_fn or affinity)(users, restaurants, seed)
     rng = np.random.default_rng([seed, 2])
     n_rest = len(restaurants)
     low, high = VISITS_PER_USER

@@ -1,10 +1,13 @@
 """Users: the likes vocabulary, how likes relate to restaurants, Faker users, users files.
 
 The article gives users 13 likes that share no vocabulary with the restaurants'
-cuisines. Here every like has a documented rule (`LIKE_RULES`) saying which
-restaurants satisfy it, through their cuisines and/or attributes. The same rule is
-used by the interaction simulation (the planted preference), by the content
-baseline and, as a restaurant feature, by the model, so likes and cuisines meet.
+cuisines. Generated users draw their likes from `LIKES`, and every one of those has
+a documented rule (`LIKE_RULES`) saying which restaurants satisfy it, through their
+cuisines and/or attributes. The rules are a prior, not a closed list: a users file
+may name any likes (the model learns its likes vocabulary from the training users,
+see `features.py`); the default simulated world plants its preference through the
+rules, the content baseline ranks by them, and the model gets them as optional
+restaurant features (`match:<like>`) that it may use or ignore.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ EXTRA_LIKES = (
 LIKES = ARTICLE_LIKES + EXTRA_LIKES
 
 PRICE_BRACKETS = ("low", "middle", "high")
+MAX_LIKES = 50  # likes of one user: repeats allowed, floods not
 VISIBILITIES = ("public", "private", "friends-only")
 BOOL_FIELDS = ("newsletter", "notifications", "data_sharing")
 USER_FIELDS = (
@@ -107,18 +111,20 @@ def open_late(intervals: Any) -> bool:
     return any(close > LATE_MINUTE for _day, _open, close in intervals)
 
 
-def like_matrix(restaurants: pd.DataFrame) -> np.ndarray:
+def like_matrix(restaurants: pd.DataFrame, rules: dict[str, LikeRule] | None = None) -> np.ndarray:
     """How well each restaurant satisfies each like: float32 (n_restaurants, len(LIKES)).
 
     1.0 for a cuisine, price or attribute match, +0.5 for late hours where the rule
     asks for them, capped at 1.0 (a late bar without the cuisine still scores 0.5).
+    `rules` (default `LIKE_RULES`) maps every like of `LIKES` to its rule.
     """
+    rules = LIKE_RULES if rules is None else rules
     out = np.zeros((len(restaurants), len(LIKES)), dtype=np.float32)
     for i, row in enumerate(restaurants.itertuples(index=False)):
         cuisines = {str(c).strip().lower() for c in (row.cuisines or [])}
         late = open_late(row.intervals)
         for j, like in enumerate(LIKES):
-            rule = LIKE_RULES[like]
+            rule = rules[like]
             hit = bool(cuisines & rule.cuisines) or int(row.price) in rule.prices
             hit = hit or any(bool(getattr(row, a, False)) for a in rule.attributes)
             out[i, j] = min(1.0, float(hit) + (0.5 if rule.late and late else 0.0))
@@ -126,12 +132,16 @@ def like_matrix(restaurants: pd.DataFrame) -> np.ndarray:
 
 
 def likes_multi_hot(likes: pd.Series) -> np.ndarray:
-    """Multi-hot of each user's likes over `LIKES`: float32 (n_users, len(LIKES))."""
+    """Multi-hot of each user's likes over `LIKES`: float32 (n_users, len(LIKES)).
+
+    Likes outside `LIKES` (a users file may have any) have no rule: they are skipped.
+    """
     index = {like: j for j, like in enumerate(LIKES)}
     out = np.zeros((len(likes), len(LIKES)), dtype=np.float32)
     for i, user_likes in enumerate(likes):
         for like in user_likes:
-            out[i, index[like]] = 1.0
+            if like in index:
+                out[i, index[like]] = 1.0
     return out
 
 
@@ -210,18 +220,14 @@ def _parse_likes(value: Any, where: str) -> list[str]:
         raise RecsysError(
             f"{where}: likes {limits.echo(value)} must be a list or ';'-separated text."
         )
-    if len(value) > len(LIKES) * 4:  # repeats are allowed, floods are not
-        raise RecsysError(f"{where}: likes has {len(value)} entries; at most {len(LIKES)} differ.")
-    likes = [limits.text(v, "like", where).lower() for v in value]
+    if len(value) > MAX_LIKES:
+        raise RecsysError(f"{where}: likes has {len(value)} entries; at most {MAX_LIKES}.")
+    # Any like is accepted: likes are data (the model learns its vocabulary from the
+    # training users); one it never saw is ignored, with a warning, when embedding.
+    likes = [" ".join(limits.text(v, "like", where).split()).lower() for v in value]
     likes = [like for like in likes if like]
-    unknown = [like for like in likes if like not in LIKE_RULES]
-    if unknown:
-        raise RecsysError(
-            f"{where}: unknown likes {', '.join(map(limits.echo, unknown[:3]))}; "
-            f"known likes are {', '.join(LIKES)}."
-        )
     if not likes:
-        raise RecsysError(f"{where}: likes is empty; give at least one of {', '.join(LIKES)}.")
+        raise RecsysError(f"{where}: likes is empty; give at least one like, e.g. pizza.")
     return list(dict.fromkeys(likes))
 
 

@@ -29,7 +29,7 @@ from recsys.errors import CheckpointError
 from recsys.fileutil import atomic_write_json
 from recsys.model import saved
 from recsys.model.metrics import METRICS, ranking_metrics, relevant_by_user
-from recsys.progress import TextProgress
+from recsys.progress import Progress, TextProgress
 
 if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
@@ -40,7 +40,8 @@ ROWS = (
     "two_tower", "two_tower_mlp", "oracle", "random", "popularity", "content",
     "matrix_factorization", "article_recipe",
 )  # fmt: skip
-BASELINES_VERSION = 3  # bump when a baseline changes, so cached rows are recomputed
+BASELINES_VERSION = 4  # bump when a baseline changes, so cached rows are recomputed
+# (4: the MLP row now trains with the full softmax and the new batching)
 
 
 def _segments(dataset: Dataset) -> dict[str, tuple[dict, dict]]:
@@ -107,7 +108,9 @@ def baseline_metrics(
     served model, and the article's recipe (200 epochs, ~12 s) and the MLP (~10 s)
     take a while, so a retrain on the same data reuses them.
     """
-    path = settings.path("model", "baselines.json") if settings is not None else None
+    world = getattr(dataset, "world", "default")
+    name = "baselines.json" if world == "default" else f"baselines-{world}.json"
+    path = settings.path("model", name) if settings is not None else None
     key = _baselines_key(dataset, seed)
     if path is not None and path.is_file():
         try:
@@ -157,6 +160,8 @@ def evaluate(
         "segments": segments,
         "train_seconds": model.metrics.get("train_seconds"),
         "model_version": model.version,
+        "world": getattr(dataset, "world", "default"),
+        "selection": getattr(model, "selection", {}) or {},
         "epochs": model.metrics.get("epochs"),
         "users_evaluated": {seg: len(rel) for seg, (rel, _) in _segments(dataset).items()},
         "data": {**dataset.sources, "fingerprint": dataset.fingerprint},
@@ -210,37 +215,89 @@ def format_table(results: dict[str, Any]) -> str:
     lines.append(
         f"model {results.get('model_version')}, trained in {results.get('train_seconds')} s"
     )
+    selection = results.get("selection") or {}
+    if selection:
+        lines.append(f"selected: {selection['winner']} ({selection['why']})")
+        lines += [
+            f"  candidate {c['name']:<32} val recall@10 {c['val_recall@10']:.4f}"
+            f"  score {c['score']:.4f}"
+            for c in selection["candidates"]
+        ]
     lines += [f"note: {key}: {text}" for key, text in results.get("notes", {}).items()]
     return "\n".join(lines)
 
 
-def _model_for(dataset: Dataset, settings: Settings, progress: TextProgress) -> TrainedModel:
-    """The saved model if it was trained on this data, else a fresh one (not saved)."""
+def _model_for(
+    dataset: Dataset, settings: Settings, progress: TextProgress
+) -> tuple[TrainedModel, bool]:
+    """The saved model if it was trained on this data, else a fresh one (not saved);
+    and whether it is the saved one."""
     from recsys.model import train
 
     try:
-        return train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
+        return train.load_saved(settings, expect_fingerprint=dataset.fingerprint), True
     except CheckpointError as exc:
         print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
-        return train.train(dataset, progress=progress)
+        return train.train(dataset, progress=progress), False
 
 
-def evaluate_cli(args: Any, settings: Settings) -> int:
-    """`python -m recsys evaluate [--json]`: every number on stdout, progress on stderr."""
+def _evaluate_world(
+    args: Any, settings: Settings, world: str, progress: Any, *, save_any: bool = True
+) -> dict[str, Any]:
+    """Evaluate on `world`'s data; save the results for the UI unless `save_any` is off
+    and the model is not the saved (served) one."""
     from recsys.data.dataset import build_dataset
 
-    progress = TextProgress(sys.stderr)
     dataset = build_dataset(
         settings,
         restaurants=getattr(args, "restaurants", None) or settings.restaurants_file,
         users_path=getattr(args, "users", None),
         interactions_path=getattr(args, "interactions", None),
+        world=world,
         progress=progress,
     )
-    model = _model_for(dataset, settings, progress)
+    model, is_saved = _model_for(dataset, settings, progress)
     started = time.perf_counter()
     results = evaluate(dataset, model, settings=settings)
     results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
-    save_evaluation(results, settings)
+    if is_saved or save_any:
+        save_evaluation(results, settings)
+    return results
+
+
+def format_worlds(all_results: dict[str, dict[str, Any]]) -> str:
+    """One block per world: its table, then two-tower / oracle ratios per segment."""
+    blocks = []
+    for world, results in all_results.items():
+        ratios = []
+        for segment, rows in results["segments"].items():
+            model = (rows.get("two_tower") or {}).get("recall@10")
+            oracle = (rows.get("oracle") or {}).get("recall@10")
+            if model is not None and oracle:
+                ratios.append(f"{segment} {model / oracle:.3f}")
+        head = f"=== world: {world} ==="
+        ratio_line = f"two-tower / oracle recall@10: {', '.join(ratios) or '-'}"
+        blocks.append("\n".join([head, format_table(results), ratio_line, ""]))
+    return "\n".join(blocks)
+
+
+def evaluate_cli(args: Any, settings: Settings) -> int:
+    """`python -m recsys evaluate [--world NAME|all] [--json]`: every number on stdout,
+    progress on stderr."""
+    from recsys.data.worlds import WORLDS, get_world
+
+    progress = TextProgress(sys.stderr)
+    world = getattr(args, "world", None)
+    if world is not None and world.strip().lower() == "all":
+        names = list(WORLDS)
+        all_results = {}
+        for i, name in enumerate(names):
+            progress(Progress("worlds", i, len(names), f"world {name}"))
+            # Only the served model's numbers replace what the UI shows.
+            all_results[name] = _evaluate_world(args, settings, name, progress, save_any=False)
+        progress(Progress("worlds", len(names), len(names), "done"))
+        print(json.dumps({"worlds": all_results}) if args.json else format_worlds(all_results))
+        return 0
+    results = _evaluate_world(args, settings, get_world(world).name, progress)
     print(json.dumps(results) if args.json else format_table(results))
     return 0

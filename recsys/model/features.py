@@ -1,10 +1,13 @@
 """Feature encoders for both towers, fitted once and saved as plain JSON-able state.
 
-User tower input: standardised age and account age, multi-hot likes, one-hot price
-bracket and profile visibility, booleans. Restaurant tower input: standardised
+User tower input: standardised age and account age, multi-hot likes (over the likes
+that appear among the training users: likes are data, not a closed list; one never
+seen in training is ignored, with an `UnknownLikesWarning`), one-hot price bracket
+and profile visibility, booleans. Restaurant tower input: standardised
 lat/lon/price/rating/review statistics, multi-hot cuisines (the article dropped
-them), the likes each restaurant satisfies (`users.LIKE_RULES`, so both towers share
-a vocabulary), one-hot price level, the boolean attributes, late hours.
+them), the built-in likes each restaurant satisfies (`users.LIKE_RULES`: an optional
+prior the towers may use or ignore, since nothing ties these columns to the user's
+likes), one-hot price level, the boolean attributes, late hours.
 
 State is lists and numbers only (no pickle), so a checkpoint can be loaded with
 `torch.load(weights_only=True)` and inspected by eye.
@@ -33,10 +36,14 @@ from recsys.data.users import (
     open_late,
 )
 
-FEATURES_VERSION = 1  # bump when the meaning of a feature changes
+FEATURES_VERSION = 2  # bump when the meaning of a feature changes (2: likes learnt from data)
 # Age groups as well as scaled age: tastes change in steps, and a linear tower can use them.
 AGE_GROUPS = {"18-24": 25, "25-34": 35, "35-49": 50, "50-64": 65, "65+": 200}
 LIKE_MATCH = [f"match:{like}" for like in LIKES]
+
+
+class UnknownLikesWarning(UserWarning):
+    """A user names likes the model never saw in training: they are ignored."""
 
 
 def _bool_attributes() -> tuple[str, ...]:
@@ -143,11 +150,14 @@ class FeatureEncoders:
     restaurant: TableEncoder
 
     @classmethod
-    def skeleton(cls, cuisines: list[str]) -> FeatureEncoders:
-        """Unfitted encoders: the feature layout the current code defines."""
+    def skeleton(cls, cuisines: list[str], likes: list[str] | None = None) -> FeatureEncoders:
+        """Unfitted encoders: the feature layout the current code defines.
+
+        `likes` is the likes vocabulary (default: the built-in `LIKES`).
+        """
         user = TableEncoder(
             numeric=["age", "account_years"],
-            multilabel={"likes": list(LIKES)},
+            multilabel={"likes": list(LIKES if likes is None else likes)},
             onehot={
                 "price_bracket": list(PRICE_BRACKETS),
                 "profile_visibility": list(VISIBILITIES),
@@ -165,14 +175,33 @@ class FeatureEncoders:
 
     @classmethod
     def fit(cls, users: pd.DataFrame, restaurants: pd.DataFrame) -> FeatureEncoders:
-        """Fit scalers and the cuisine vocabulary on the training users and restaurants."""
+        """Fit scalers and the cuisine and likes vocabularies on the training users and
+        restaurants."""
         prepared = prepare_restaurants(restaurants)
-        encoders = cls.skeleton(sorted({c for cs in prepared["cuisines"] for c in cs}))
+        likes = sorted({str(like) for ls in users["likes"] for like in ls})
+        encoders = cls.skeleton(sorted({c for cs in prepared["cuisines"] for c in cs}), likes)
         encoders.user.fit(prepare_users(users))
         encoders.restaurant.fit(prepared)
         return encoders
 
+    @property
+    def likes(self) -> list[str]:
+        """The likes vocabulary the user tower knows (learnt from the training users)."""
+        return list(self.user.multilabel.get("likes", []))
+
+    def unknown_likes(self, users: pd.DataFrame) -> list[str]:
+        """Likes named in `users` that the model never saw (in first-seen order)."""
+        known = set(self.likes)
+        return list(dict.fromkeys(x for ls in users["likes"] for x in ls if x not in known))
+
     def encode_users(self, users: pd.DataFrame) -> np.ndarray:
+        unknown = self.unknown_likes(users)
+        if unknown:
+            warnings.warn(
+                f"likes the model never saw in training are ignored: {', '.join(unknown)}.",
+                UnknownLikesWarning,
+                stacklevel=2,
+            )
         return self.user.transform(prepare_users(users))
 
     def encode_restaurants(self, restaurants: pd.DataFrame) -> np.ndarray:
@@ -199,7 +228,7 @@ class FeatureEncoders:
 
     def matches_code(self) -> bool:
         """Whether this layout (the data's cuisine vocabulary aside) is the current code's."""
-        current = self.skeleton(self.restaurant.multilabel.get("cuisines", []))
+        current = self.skeleton(self.restaurant.multilabel.get("cuisines", []), self.likes)
         return current.schema() == self.schema()
 
     def schema_hash(self) -> str:

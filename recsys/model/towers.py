@@ -3,6 +3,11 @@
 Each tower maps encoded features (linearly by default, or through a residual MLP) to
 an L2-normalised embedding of `config.EMBEDDING_DIM` values, so a dot product is a
 cosine similarity: exactly what the Redis vector index (cosine distance) ranks by.
+With `id_embeddings` (hybrid towers), a learnt vector per user / restaurant seen in
+training is added before the normalisation; unseen ones (cold start) use index 0,
+the zero vector, and so the features alone. Training drops the ID part at random
+(`id_dropout`) so the feature path alone stays a good model for cold entities.
+Which configuration serves is chosen by validation (`train.CANDIDATES`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from recsys.config import EMBEDDING_DIM
 
 @dataclass
 class ModelConfig:
+    """One model configuration. `train.train` without a config does not use these
+    defaults alone: model selection (`train.select`) starts from them and tries the
+    candidates of `train.ARCHITECTURES` and the refinements, by validation. The
+    measurements below are from before selection, on the default world only."""
+
     embedding_dim: int = EMBEDDING_DIM  # output size of both towers = the index's vector size
     # Hidden layer sizes; none by default: linear towers. Measured on the default data
     # (1,000 users, 220 restaurants, recall@10 / oracle, training seeds 0-3, data seed 0):
@@ -56,6 +66,20 @@ class ModelConfig:
     # learned (log-parameterised) temperature: 0.909 0.916 0.916, no gain; a fixed
     # temperature of 0.03 / 0.04 / 0.07 with refit: 0.902-0.922, no consistent gain.
     refit: bool = True
+    # Hybrid towers: a learnt ID vector per warm user and restaurant, added to the feature
+    # path's output; dropped (replaced by the cold zero vector) with this probability per
+    # training example, so cold-start users and restaurants still get a trained path.
+    id_embeddings: bool = False
+    id_dropout: float = 0.25
+    id_weight_decay: float = 0.1
+    # Each ID vector is updated only in batches holding its entity (~1 in 10 for a user),
+    # so it learns with a larger step than the shared feature weights.
+    id_lr_scale: float = 10.0
+    id_dim: int = 8  # size of an ID vector before its map into the embedding space
+    # "full": softmax over every training restaurant (exact, no sampling bias);
+    # "sampled": in-batch (+ uniform) negatives with logQ correction, for catalogues too
+    # large to embed every batch; "auto": full up to FULL_SOFTMAX_MAX restaurants.
+    loss: str = "auto"
     # Restaurants drawn uniformly from the training catalogue per batch, as negatives
     # besides the in-batch ones (mixed negative sampling); logQ uses the mixture.
     uniform_negatives: int = 0
@@ -64,8 +88,12 @@ class ModelConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over max_epochs
     batch_size: int = 512
     max_epochs: int = 40
-    patience: int = 8  # epochs without a better validation recall@10 before stopping
+    patience: int = 5  # epochs without a better validation score before stopping (was 8:
+    # the best epoch moved by at most a few epochs, and model selection trains 6-7 candidates)
 
+
+ID_INIT_STD = 0.05  # per coordinate: ID vectors start at ~0.6 x the feature part's length
+FULL_SOFTMAX_MAX = 20_000  # restaurants: batch x catalogue logits stay ~40 MB
 
 # The best MLP variant measured (see ModelConfig): a GELU hidden layer of 64 with a linear
 # skip and dropout 0.1 on both towers.
@@ -88,9 +116,26 @@ class Tower(nn.Module):
         dropout: float = 0.0,
         input_dropout: float = 0.0,
         residual: bool = False,
+        n_ids: int = 0,
+        id_dropout: float = 0.0,
+        id_dim: int = 0,
     ):
         super().__init__()
         self.input_dropout = nn.Dropout(input_dropout)
+        # Row 0 is every entity without a learnt vector (cold start): kept at zero.
+        # ID vectors of `id_dim` values mapped into the output space: low rank, like a
+        # matrix factorisation's factors, so they cannot memorise each entity's visits.
+        id_dim = id_dim or n_out
+        self.ids = nn.Embedding(n_ids + 1, id_dim, padding_idx=0) if n_ids else None
+        self.id_proj = None
+        if self.ids is not None:
+            nn.init.normal_(self.ids.weight, std=ID_INIT_STD)
+            with torch.no_grad():
+                self.ids.weight[0].zero_()
+            if id_dim != n_out:
+                self.id_proj = nn.Linear(id_dim, n_out, bias=False)
+                nn.init.normal_(self.id_proj.weight, std=1 / id_dim**0.5)
+        self.id_dropout = id_dropout
         layers: list[nn.Module] = []
         width = n_in
         for size in hidden:
@@ -100,32 +145,58 @@ class Tower(nn.Module):
         self.net = nn.Sequential(*layers)
         self.skip = nn.Linear(n_in, n_out, bias=False) if residual and hidden else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         x = self.input_dropout(x)
         out = self.net(x)
         if self.skip is not None:
             out = out + self.skip(x)
+        if self.ids is not None and ids is not None:
+            if self.training and self.id_dropout > 0:
+                ids = ids.masked_fill(torch.rand(ids.shape) < self.id_dropout, 0)
+            # The feature part at unit length first, so an ID vector's length says how
+            # far it moves the entity from where its features put it.
+            vectors = self.ids(ids)
+            if self.id_proj is not None:
+                vectors = self.id_proj(vectors)
+            out = F.normalize(out, dim=-1) + vectors
         return F.normalize(out, dim=-1)
 
 
 class TwoTower(nn.Module):
     """A user tower and a restaurant tower into one embedding space."""
 
-    def __init__(self, n_user_features: int, n_restaurant_features: int, config: ModelConfig):
+    def __init__(
+        self,
+        n_user_features: int,
+        n_restaurant_features: int,
+        config: ModelConfig,
+        n_users: int = 0,
+        n_restaurants: int = 0,
+    ):
+        """`n_users` / `n_restaurants`: how many have an ID vector (hybrid towers only)."""
         super().__init__()
         self.config = config
-        common = {"dropout": config.dropout, "residual": config.residual}
+        common = {"dropout": config.dropout, "residual": config.residual,
+                  "id_dropout": config.id_dropout, "id_dim": config.id_dim}  # fmt: skip
+        ids = config.id_embeddings
         self.user_tower = Tower(
             n_user_features, config.user_hidden, config.embedding_dim,
-            input_dropout=config.user_input_dropout, **common,
+            input_dropout=config.user_input_dropout, n_ids=n_users if ids else 0, **common,
         )  # fmt: skip
         self.restaurant_tower = Tower(
             n_restaurant_features, config.restaurant_hidden, config.embedding_dim,
-            input_dropout=config.restaurant_input_dropout, **common,
+            input_dropout=config.restaurant_input_dropout,
+            n_ids=n_restaurants if ids else 0, **common,
         )  # fmt: skip
 
-    def forward(self, users: torch.Tensor, restaurants: torch.Tensor):
-        return self.user_tower(users), self.restaurant_tower(restaurants)
+    def forward(
+        self,
+        users: torch.Tensor,
+        restaurants: torch.Tensor,
+        user_ids: torch.Tensor | None = None,
+        restaurant_ids: torch.Tensor | None = None,
+    ):
+        return self.user_tower(users, user_ids), self.restaurant_tower(restaurants, restaurant_ids)
 
 
 def sampled_softmax_loss(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+import torch.nn.functional as F
 
 from recsys.config import EMBEDDING_DIM, Settings
 from recsys.data.dataset import Dataset
@@ -30,8 +30,8 @@ from recsys.errors import CheckpointError, RecsysError
 from recsys.fileutil import atomic_write
 from recsys.model import saved
 from recsys.model.features import FEATURES_VERSION, FeatureEncoders
-from recsys.model.metrics import pair_rows, ranking_metrics, relevant_by_user
-from recsys.model.towers import ModelConfig, TwoTower, sampled_softmax_loss
+from recsys.model.metrics import pair_rows, relevant_by_user
+from recsys.model.towers import FULL_SOFTMAX_MAX, ModelConfig, TwoTower, sampled_softmax_loss
 from recsys.progress import Progress, ProgressFn, no_progress
 
 CHECKPOINT_FORMAT = 1
@@ -49,20 +49,36 @@ class TrainedModel:
     created: str
     history: list[dict[str, float]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Hybrid towers: the user / restaurant ids with a learnt vector (row i + 1); empty
+    # otherwise. Anyone else (cold start, added at run time) is embedded from features.
+    id_vocab: dict[str, list[str]] = field(default_factory=dict)
+    # Model selection: every candidate's validation recall and which one won (see
+    # `select`); empty for a model trained with a fixed configuration.
+    selection: dict[str, Any] = field(default_factory=dict)
 
     @torch.no_grad()
     def embed_users(self, users: pd.DataFrame) -> np.ndarray:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
         x = _tensor(self.encoders.encode_users(users))
-        return self.net.user_tower(x).numpy().astype(np.float32)
+        ids = _id_tensor(users["user_id"], self.id_vocab.get("users"))
+        return self.net.user_tower(x, ids).numpy().astype(np.float32)
 
     @torch.no_grad()
     def embed_restaurants(self, restaurants: pd.DataFrame) -> np.ndarray:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
         x = _tensor(self.encoders.encode_restaurants(restaurants))
-        return self.net.restaurant_tower(x).numpy().astype(np.float32)
+        ids = _id_tensor(restaurants["id"], self.id_vocab.get("restaurants"))
+        return self.net.restaurant_tower(x, ids).numpy().astype(np.float32)
+
+
+def _id_tensor(keys: pd.Series, vocab: list[str] | None) -> torch.Tensor | None:
+    """Row of each key in `vocab` + 1 (0 = no learnt vector), or None without a vocab."""
+    if not vocab:
+        return None
+    index = {key: i + 1 for i, key in enumerate(vocab)}
+    return torch.tensor([index.get(str(k), 0) for k in keys], dtype=torch.int64)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:
@@ -89,14 +105,52 @@ def fit_encoders(dataset: Dataset) -> FeatureEncoders:
     return FeatureEncoders.fit(users, rests)
 
 
+class _Validation:
+    """Validation recall@10 as `ranking_metrics` computes it, vectorised (every epoch)."""
+
+    def __init__(self, dataset: Dataset):
+        relevant = relevant_by_user(dataset, dataset.split.val)
+        seen = relevant_by_user(dataset, dataset.split.train)
+        self.users = np.array(sorted(relevant), dtype=np.int64)
+        n_rest = len(dataset.restaurants)
+        self.relevant = np.zeros((len(self.users), n_rest), dtype=bool)
+        self.seen = np.zeros((len(self.users), n_rest), dtype=bool)
+        for i, u in enumerate(self.users):
+            self.relevant[i, relevant[u]] = True
+            self.seen[i, seen.get(u, [])] = True
+        self.denominator = np.minimum(10, self.relevant.sum(axis=1)).astype(np.float64)
+
+    def recall(self, scores: np.ndarray) -> float:
+        if not len(self.users):
+            return float("nan")
+        block = np.where(self.seen, -np.inf, scores[self.users])
+        top = np.argpartition(-block, 10, axis=1)[:, :10] if block.shape[1] > 10 else None
+        hits = (
+            self.relevant.sum(axis=1)
+            if top is None
+            else np.take_along_axis(self.relevant, top, axis=1).sum(axis=1)
+        )
+        return float(np.mean(hits / self.denominator))
+
+
 @torch.no_grad()
-def validation_recall(net: TwoTower, xu: torch.Tensor, xr: torch.Tensor, dataset: Dataset) -> float:
-    """Recall@10 on the validation visits, training visits removed from the candidates."""
+def _validation_scores(net: TwoTower, data: _Inputs, val: _Validation) -> dict[str, float]:
+    """Validation recall@10 of the served model ("warm") and, for hybrid towers, of the
+    feature path alone on the user side ("cold_users") and the restaurant side
+    ("cold_restaurants"): proxies for the cold-start segments, which validation lacks.
+    "score" (what selection and early stopping maximise) is their mean."""
     net.eval()
-    scores = (net.user_tower(xu) @ net.restaurant_tower(xr).T).numpy()
-    relevant = relevant_by_user(dataset, dataset.split.val)
-    seen = relevant_by_user(dataset, dataset.split.train)
-    return ranking_metrics(scores, relevant, seen)["recall@10"]
+    users, rests = net.user_tower(data.xu, data.uid), net.restaurant_tower(data.xr, data.rid)
+    out = {"warm": val.recall((users @ rests.T).numpy())}
+    if data.uid is None:
+        out["cold_users"] = out["cold_restaurants"] = out["warm"]
+    else:
+        users_cold, rests_cold = net.user_tower(data.xu), net.restaurant_tower(data.xr)
+        out["cold_users"] = val.recall((users_cold @ rests.T).numpy())
+        out["cold_restaurants"] = val.recall((users @ rests_cold.T).numpy())
+    values = [out["warm"], out["cold_users"], out["cold_restaurants"]]
+    out["score"] = float(np.mean(values))
+    return out
 
 
 def _warm_restaurants(dataset: Dataset) -> torch.Tensor:
@@ -128,19 +182,56 @@ def _candidates(r_idx: torch.Tensor, data: _Inputs, config: ModelConfig) -> torc
     return torch.cat([r_idx, data.warm[draw]])
 
 
+def uses_full_softmax(config: ModelConfig, n_restaurants: int) -> bool:
+    """Full softmax when asked, or ("auto") when the catalogue fits `FULL_SOFTMAX_MAX`."""
+    if config.loss not in ("auto", "full", "sampled"):
+        raise RecsysError(f"loss {config.loss!r} must be auto, full or sampled.")
+    return config.loss == "full" or (config.loss == "auto" and n_restaurants <= FULL_SOFTMAX_MAX)
+
+
+def _pick(ids: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+    return None if ids is None else ids[idx]
+
+
 def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> float:
     net.train()
     total, batches = 0.0, 0
-    for u_idx, r_idx in data.loader:
-        cand = _candidates(r_idx, data, config)
-        user_emb, cand_emb = net(data.xu[u_idx], data.xr[cand])
-        lq = data.log_q[cand] if data.log_q is not None else None
-        loss = sampled_softmax_loss(user_emb, cand_emb, cand, config.temperature, lq)
+    order = torch.randperm(len(data.u), generator=data.generator)
+    for batch in order.split(config.batch_size):
+        u_idx, r_idx = data.u[batch], data.r[batch]
+        user_emb = net.user_tower(data.xu[u_idx], _pick(data.uid, u_idx))
+        if data.full:
+            # Every training restaurant is a candidate: the exact softmax, no sampling bias.
+            cand_emb = net.restaurant_tower(data.xr[data.warm], _pick(data.rid, data.warm))
+            logits = user_emb @ cand_emb.T / config.temperature
+            loss = F.cross_entropy(logits, data.warm_pos[r_idx])
+        else:
+            cand = _candidates(r_idx, data, config)
+            cand_emb = net.restaurant_tower(data.xr[cand], _pick(data.rid, cand))
+            lq = data.log_q[cand] if data.log_q is not None else None
+            loss = sampled_softmax_loss(user_emb, cand_emb, cand, config.temperature, lq)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total, batches = total + loss.item(), batches + 1
     return total / max(1, batches)
+
+
+def _optimizer(net: TwoTower, config: ModelConfig) -> torch.optim.Optimizer:
+    """AdamW; ID vectors get their own (stronger) weight decay: they should only carry
+    what the features cannot explain."""
+    ids = [p for name, p in net.named_parameters() if name.endswith("ids.weight")]
+    rest = [p for name, p in net.named_parameters() if not name.endswith("ids.weight")]
+    groups = [{"params": rest, "weight_decay": config.weight_decay}]
+    if ids:
+        groups.append(
+            {
+                "params": ids,
+                "weight_decay": config.id_weight_decay,
+                "lr": config.lr * config.id_lr_scale,
+            }
+        )
+    return torch.optim.AdamW(groups, lr=config.lr)
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: ModelConfig):
@@ -176,14 +267,29 @@ def single_thread() -> Iterator[None]:
 
 @dataclass
 class _Inputs:
-    """Everything an epoch reads: encoded features, batches, negatives, logQ."""
+    """Everything an epoch reads: encoded features, pairs, negatives, logQ, ID rows."""
 
     xu: torch.Tensor
     xr: torch.Tensor
-    loader: DataLoader
+    u: torch.Tensor  # the training pairs' user rows
+    r: torch.Tensor  # and restaurant rows
     warm: torch.Tensor
+    warm_pos: torch.Tensor  # restaurant row -> its position in `warm` (-1: cold)
+    full: bool  # full softmax over `warm` (else sampled with logQ)
     log_q: torch.Tensor | None
     generator: torch.Generator
+    uid: torch.Tensor | None  # per user row: its ID vector's row (0 = none); None: no IDs
+    rid: torch.Tensor | None
+
+
+def id_vocab(dataset: Dataset) -> dict[str, list[str]]:
+    """The users and restaurants with training or validation visits: the ones a hybrid
+    tower learns a vector for (the same for selection and the refit, so one shape)."""
+    pairs = pd.concat([dataset.split.train, dataset.split.val], ignore_index=True)
+    return {
+        "users": sorted(map(str, pairs["user_id"].unique())),
+        "restaurants": sorted(map(str, pairs["restaurant_id"].unique())),
+    }
 
 
 def _inputs(
@@ -192,43 +298,89 @@ def _inputs(
     config: ModelConfig,
     seed: int,
     pairs: pd.DataFrame | None = None,
+    vocab: dict[str, list[str]] | None = None,
+    encoded: tuple[torch.Tensor, torch.Tensor] | None = None,
 ):
-    """Encoded features and batches of `pairs` (default: the training visits)."""
+    """Encoded features (or the given `encoded` user and restaurant features) and
+    batches of `pairs` (default: the training visits)."""
     u, r = _pairs(dataset.split.train if pairs is None else pairs, dataset)
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
-        TensorDataset(_tensor(u), _tensor(r)),
-        batch_size=config.batch_size,
-        shuffle=True,
-        generator=generator,
-    )
     warm = _warm_restaurants(dataset)
-    log_q = _log_q(r, warm, len(dataset.restaurants), config) if config.logq_correction else None
-    xu = _tensor(encoders.encode_users(dataset.users))
-    xr = _tensor(encoders.encode_restaurants(dataset.restaurants))
-    return _Inputs(xu, xr, loader, warm, log_q, generator)
+    warm_pos = torch.full((len(dataset.restaurants),), -1, dtype=torch.int64)
+    warm_pos[warm] = torch.arange(len(warm))
+    full = uses_full_softmax(config, len(warm))
+    log_q = None
+    if config.logq_correction and not full:
+        log_q = _log_q(r, warm, len(dataset.restaurants), config)
+    if encoded is None:
+        encoded = (
+            _tensor(encoders.encode_users(dataset.users)),
+            _tensor(encoders.encode_restaurants(dataset.restaurants)),
+        )
+    xu, xr = encoded
+    uid = rid = None
+    if config.id_embeddings:
+        vocab = vocab or id_vocab(dataset)
+        uid = _id_tensor(dataset.users["user_id"], vocab["users"])
+        rid = _id_tensor(dataset.restaurants["id"], vocab["restaurants"])
+    return _Inputs(xu, xr, _tensor(u), _tensor(r), warm, warm_pos, full, log_q, generator, uid, rid)
 
 
-def _fit(net: TwoTower, data: _Inputs, dataset: Dataset, config: ModelConfig, progress):
-    """Epochs until `max_epochs` or `patience` epochs without a better validation recall;
-    leaves `net` with its best weights, in eval mode. Returns (history, best recall)."""
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+def _net(data: _Inputs, config: ModelConfig, vocab: dict[str, list[str]]) -> TwoTower:
+    return TwoTower(
+        data.xu.shape[1], data.xr.shape[1], config,
+        n_users=len(vocab["users"]), n_restaurants=len(vocab["restaurants"]),
+    )  # fmt: skip
+
+
+def _fit(
+    net: TwoTower,
+    data: _Inputs,
+    val: _Validation,
+    config: ModelConfig,
+    progress: ProgressFn,
+    label: str = "",
+    race: list[float] | None = None,
+):
+    """Epochs until `max_epochs` or `patience` epochs without a better validation score
+    (or, given the leading candidate's best-so-far scores by epoch in `race`, until
+    this one falls clearly behind: see `RACE_MARGIN`); leaves `net` with its best
+    weights, in eval mode. Returns (history, best scores)."""
+    optimizer = _optimizer(net, config)
     scheduler = _scheduler(optimizer, config)
-    history, best, best_state, waited = [], -1.0, copy.deepcopy(net.state_dict()), 0
-    has_val = len(dataset.split.val) > 0
+    history, best, best_state, waited = [], None, copy.deepcopy(net.state_dict()), 0
+    has_val = len(val.users) > 0
+    prefix = f"{label}: " if label else ""
     for epoch in range(1, config.max_epochs + 1):
         loss = _run_epoch(net, data, optimizer, config)
         scheduler.step()
-        val = validation_recall(net, data.xu, data.xr, dataset) if has_val else float("nan")
-        history.append({"epoch": epoch, "loss": loss, "val_recall@10": val})
-        message = f"epoch {epoch}/{config.max_epochs} loss {loss:.3f} val recall@10 {val:.3f}"
+        if has_val:
+            scores = _validation_scores(net, data, val)
+        else:
+            scores = dict.fromkeys(("warm", "cold_users", "cold_restaurants", "score"), np.nan)
+        entry = {"epoch": epoch, "loss": loss, "val_recall@10": scores["warm"]}
+        if data.uid is not None:  # hybrid: the feature path alone, for cold start
+            entry["val_recall@10 cold users"] = scores["cold_users"]
+            entry["val_recall@10 cold restaurants"] = scores["cold_restaurants"]
+        entry["val_score"] = scores["score"]
+        history.append(entry)
+        message = (
+            f"{prefix}epoch {epoch}/{config.max_epochs} loss {loss:.3f} "
+            f"val recall@10 {scores['warm']:.3f}"
+        )
         progress(Progress("train", epoch, config.max_epochs, message, dict(history[-1])))
-        if not has_val or val > best:
-            best, best_state, waited = val, copy.deepcopy(net.state_dict()), 0
+        if not has_val or best is None or scores["score"] > best["score"]:
+            best, best_state, waited = scores, copy.deepcopy(net.state_dict()), 0
         else:
             waited += 1
             if waited >= config.patience:
                 progress(Progress("train", config.max_epochs, config.max_epochs, "early stop"))
+                break
+        if race and has_val and epoch >= RACE_MIN_EPOCHS:
+            leader = race[min(epoch, len(race)) - 1]
+            if best["score"] < RACE_MARGIN * leader:
+                message = f"{prefix}dropped: behind the leading candidate"
+                progress(Progress("train", config.max_epochs, config.max_epochs, message))
                 break
     net.load_state_dict(best_state)
     net.eval()
@@ -236,12 +388,18 @@ def _fit(net: TwoTower, data: _Inputs, dataset: Dataset, config: ModelConfig, pr
 
 
 def best_epoch(history: list[dict[str, float]]) -> int:
-    """The first epoch with the highest validation recall@10: the one early stopping kept."""
-    return int(max(history, key=lambda h: h["val_recall@10"])["epoch"])
+    """The first epoch with the highest validation score (recall@10 for models trained
+    before hybrid towers): the one early stopping kept."""
+    return int(max(history, key=lambda h: h.get("val_score", h["val_recall@10"]))["epoch"])
 
 
 def _refit(
-    dataset: Dataset, encoders: FeatureEncoders, config: ModelConfig, seed: int, epochs: int
+    dataset: Dataset,
+    encoders: FeatureEncoders,
+    config: ModelConfig,
+    seed: int,
+    epochs: int,
+    vocab: dict[str, list[str]],
 ) -> TwoTower:
     """A fresh net trained on train + validation visits for `epochs` epochs.
 
@@ -250,15 +408,128 @@ def _refit(
     """
     _seed_everything(seed)
     pairs = pd.concat([dataset.split.train, dataset.split.val], ignore_index=True)
-    data = _inputs(dataset, encoders, config, seed, pairs)
-    net = TwoTower(data.xu.shape[1], data.xr.shape[1], config)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    data = _inputs(dataset, encoders, config, seed, pairs, vocab)
+    net = _net(data, config, vocab)
+    optimizer = _optimizer(net, config)
     scheduler = _scheduler(optimizer, config)
     for _ in range(epochs):
         _run_epoch(net, data, optimizer, config)
         scheduler.step()
     net.eval()
     return net
+
+
+# --- model selection ------------------------------------------------------------------
+
+# What selection tries, each a set of ModelConfig changes, chosen by validation on the
+# data given (never per world). The first stage picks the architecture: linear or MLP
+# towers, features only or hybrid (features + ID vectors with dropout on the ID part).
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "linear": {},
+    "mlp": {"user_hidden": (64,), "restaurant_hidden": (64,), "dropout": 0.1},
+    "hybrid linear": {"id_embeddings": True},
+    "hybrid mlp": {
+        "user_hidden": (64,), "restaurant_hidden": (64,), "dropout": 0.1, "id_embeddings": True,
+    },
+}  # fmt: skip
+# The second stage varies the winner's softmax temperature and weight decay.
+REFINEMENTS: dict[str, dict[str, Any]] = {
+    "temperature 0.1": {"temperature": 0.1},
+    "weight decay 1e-3": {"weight_decay": 1e-3},
+}
+# and, for a hybrid winner, the size of its ID vectors (the served size stays EMBEDDING_DIM).
+ID_REFINEMENTS: dict[str, dict[str, Any]] = {"ID size 32": {"id_dim": 32}}
+# Racing: from epoch RACE_MIN_EPOCHS on, a candidate whose best validation score is
+# below RACE_MARGIN x the leading candidate's best score at the same epoch is dropped
+# (its best so far is still recorded). It saves the time of candidates far behind.
+RACE_MIN_EPOCHS = 5
+RACE_MARGIN = 0.9
+SELECTION_CRITERION = (
+    "mean validation recall@10 of the served model and, for hybrid towers, of its "
+    "feature path alone on the user side and on the restaurant side (cold-start proxies)"
+)
+
+
+def _candidate_config(base: ModelConfig, changes: dict[str, Any]) -> ModelConfig:
+    config = copy.deepcopy(base)
+    for key, value in changes.items():
+        setattr(config, key, value)
+    return config
+
+
+def _plain_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()}
+
+
+def select(
+    dataset: Dataset,
+    encoders: FeatureEncoders,
+    base: ModelConfig,
+    seed: int,
+    progress: ProgressFn,
+    vocab: dict[str, list[str]],
+) -> tuple[TwoTower, ModelConfig, list[dict[str, float]], dict[str, Any], dict[str, Any]]:
+    """Train every candidate on the training visits, early-stopped on validation; keep
+    the best by `SELECTION_CRITERION`. Returns (net, config, history, best scores, record)."""
+    val = _Validation(dataset)
+    encoded = (
+        _tensor(encoders.encode_users(dataset.users)),
+        _tensor(encoders.encode_restaurants(dataset.restaurants)),
+    )
+    tried: list[dict[str, Any]] = []
+    results: dict[str, tuple] = {}
+    curves: dict[str, list[float]] = {}  # best-so-far score by epoch
+
+    def run(name: str, changes: dict[str, Any]) -> None:
+        config = _candidate_config(base, changes)
+        started = time.perf_counter()
+        _seed_everything(seed)
+        data = _inputs(dataset, encoders, config, seed, vocab=vocab, encoded=encoded)
+        net = _net(data, config, vocab)
+        race = curves[leader()] if tried else None
+        history, best = _fit(net, data, val, config, progress, label=name, race=race)
+        results[name] = (net, config, history, best)
+        curves[name] = list(np.maximum.accumulate([h["val_score"] for h in history]))
+        tried.append(
+            {
+                "name": name,
+                "changes": _plain_changes(changes),
+                "val_recall@10": best["warm"],
+                "val_recall@10_cold_users": best["cold_users"],
+                "val_recall@10_cold_restaurants": best["cold_restaurants"],
+                "score": best["score"],
+                "best_epoch": best_epoch(history),
+                "epochs": len(history),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+
+    def leader() -> str:
+        return max(tried, key=lambda c: c["score"])["name"]
+
+    for name, changes in ARCHITECTURES.items():
+        run(name, changes)
+    architecture = leader()
+    refinements = dict(REFINEMENTS)
+    if ARCHITECTURES[architecture].get("id_embeddings"):
+        refinements.update(ID_REFINEMENTS)
+    for name, changes in refinements.items():
+        run(f"{architecture}, {name}", {**ARCHITECTURES[architecture], **changes})
+    winner = leader()
+    net, config, history, best = results[winner]
+    results.clear()  # the losers' nets
+    runner_up = sorted(tried, key=lambda c: -c["score"])[1:2]
+    why = f"highest {SELECTION_CRITERION}: {best['score']:.4f}"
+    if runner_up:
+        why += f" (next: {runner_up[0]['name']}, {runner_up[0]['score']:.4f})"
+    record = {
+        "winner": winner,
+        "criterion": SELECTION_CRITERION,
+        "why": why,
+        "full_softmax": uses_full_softmax(config, len(_warm_restaurants(dataset))),
+        "candidates": tried,
+    }
+    return net, config, history, best, record
 
 
 def train(
@@ -269,41 +540,54 @@ def train(
     seed: int = 0,
     progress: ProgressFn | None = None,
 ) -> TrainedModel:
-    """Train the two towers on the training split; early-stop on validation recall@10.
+    """Train the two towers on the training split; early-stop on validation.
 
-    With `config.refit` (the default), the returned net is then trained afresh on
-    training + validation visits for the early-stopped number of epochs.
+    Without `config`, model selection (`select`) trains every candidate and keeps the
+    best by validation; with one, exactly that configuration is trained. With
+    `config.refit` (the default), the returned net is then trained afresh on training
+    + validation visits for the early-stopped number of epochs.
     """
-    config = copy.deepcopy(config or ModelConfig())
+    base = copy.deepcopy(config or ModelConfig())
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**32 - 1:
         raise RecsysError(f"seed {seed!r} is not a whole number from 0 to {2**32 - 1}.")
     if epochs is not None:
         if not 1 <= epochs <= 10_000:
             raise RecsysError(f"epochs {epochs} must be between 1 and 10000.")
-        config.max_epochs = epochs
+        base.max_epochs = epochs
     if len(dataset.split.train) == 0:
         raise RecsysError("there are no training interactions: nothing to learn from.")
     started = time.perf_counter()
+    progress = progress or no_progress
     with single_thread():
         _seed_everything(seed)
         encoders = fit_encoders(dataset)
-        data = _inputs(dataset, encoders, config, seed)
-        net = TwoTower(data.xu.shape[1], data.xr.shape[1], config)
-        progress = progress or no_progress
-        history, best = _fit(net, data, dataset, config, progress)
+        vocab = id_vocab(dataset)
+        if config is None:
+            net, config, history, best, selection = select(
+                dataset, encoders, base, seed, progress, vocab
+            )
+        else:
+            config, selection = base, {}
+            _seed_everything(seed)
+            data = _inputs(dataset, encoders, config, seed, vocab=vocab)
+            net = _net(data, config, vocab)
+            history, best = _fit(net, data, _Validation(dataset), config, progress)
         refit_epochs = 0
         if config.refit and len(dataset.split.val) > 0:
             refit_epochs = best_epoch(history)
             message = f"refit on training + validation visits for {refit_epochs} epochs"
             progress(Progress("train", config.max_epochs, config.max_epochs, message))
-            net = _refit(dataset, encoders, config, seed, refit_epochs)
+            net = _refit(dataset, encoders, config, seed, refit_epochs, vocab)
     created = datetime.now(timezone.utc)
     metrics = {
-        "val_recall@10": best,  # of the early-stopped net; the refit one has seen validation
+        # of the early-stopped net; the refit one has seen validation
+        "val_recall@10": best["warm"],
         "epochs": len(history),
         "refit_epochs": refit_epochs,
         "train_seconds": round(time.perf_counter() - started, 3),
     }
+    if selection:
+        metrics["selected"] = selection["winner"]
     return TrainedModel(
         net=net,
         encoders=encoders,
@@ -313,6 +597,8 @@ def train(
         created=created.isoformat(timespec="seconds"),
         history=history,
         metrics=metrics,
+        id_vocab=vocab if config.id_embeddings else {},
+        selection=selection,
     )
 
 
@@ -363,6 +649,8 @@ def _metadata(model: TrainedModel) -> dict[str, Any]:
         "config": asdict(model.config),
         "metrics": model.metrics,
         "history": model.history,
+        "id_vocab": model.id_vocab,
+        "selection": model.selection,
     }
 
 
@@ -414,9 +702,13 @@ def load_checkpoint(path: Path, *, expect_fingerprint: str | None = None) -> Tra
         raise _refuse(path, "its feature schema differs from the current code's")
     if expect_fingerprint is not None and meta["data_fingerprint"] != expect_fingerprint:
         raise _refuse(path, "it was trained on different data")
+    vocab = meta.get("id_vocab") or {}
+    if config.id_embeddings and not vocab.get("users"):
+        raise _refuse(path, "its hybrid towers have no ID vocabulary")
     net = TwoTower(
-        len(encoders.user.feature_names()), len(encoders.restaurant.feature_names()), config
-    )
+        len(encoders.user.feature_names()), len(encoders.restaurant.feature_names()), config,
+        n_users=len(vocab.get("users", [])), n_restaurants=len(vocab.get("restaurants", [])),
+    )  # fmt: skip
     try:
         net.load_state_dict(state_dict)
     except RuntimeError:
@@ -431,4 +723,6 @@ def load_checkpoint(path: Path, *, expect_fingerprint: str | None = None) -> Tra
         created=meta["created"],
         history=meta.get("history", []),
         metrics=meta.get("metrics", {}),
+        id_vocab=vocab if config.id_embeddings else {},
+        selection=meta.get("selection", {}),
     )

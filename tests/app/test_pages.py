@@ -59,6 +59,24 @@ def test_sidebar_describes_the_served_model(app, fake_map, prepared):
     assert f"epochs **{live['model']['metrics']['epochs']}**" in text
     captions = " ".join(c.value for c in app.sidebar.caption)
     assert f"Index version {live['version']} (FLAT)" in captions
+    # Model selection's outcome, recorded with the live index, is shown.
+    winner = live["model"]["selection"]["winner"]
+    assert f"Selected **{winner}** of " in captions and "candidates by validation" in captions
+
+
+def test_model_page_shows_every_candidate_and_the_chosen_one(app, fake_map, prepared):
+    from recsys.model import train
+
+    model = train.load_checkpoint(train.default_checkpoint_path(prepared))
+    app.run()
+    app.switch_page("pages/model.py").run()
+    no_errors(app)
+    winner = model.selection["winner"]
+    assert any(f"Chosen: **{winner}**" in m.value for m in app.markdown)
+    table = app.dataframe[0].value
+    assert list(table["candidate"]) == [c["name"] for c in model.selection["candidates"]]
+    assert list(table.loc[table["chosen"], "candidate"]) == [winner]
+    assert table["val recall@10"].between(0, 1).all()
 
 
 def test_a_map_click_moves_the_location_and_the_results(app, fake_map):

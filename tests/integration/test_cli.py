@@ -141,3 +141,13 @@ def test_torch_is_imported_only_for_a_cold_start(prepared) -> None:
     assert cold_run.returncode == 0, cold_run.stderr
     assert json.loads(cold_run.stdout.splitlines()[0])["results"]
     assert cold
+
+
+@pytest.mark.parametrize("command", ["prepare", "train", "evaluate"])
+def test_unknown_world_exits_2_with_one_line(prepared, command) -> None:
+    env, _ = prepared
+    out = _run(env, command, "--world", "mars")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr == (
+        "error: unknown world 'mars'; choose one of default, remapped, nonlinear, collaborative.\n"
+    )

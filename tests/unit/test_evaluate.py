@@ -95,3 +95,31 @@ def test_baseline_rows_are_cached_per_data(small, monkeypatch):
     other = dataclasses.replace(dataset, fingerprint="other data")
     with pytest.raises(AssertionError, match="despite the cache"):
         baseline_metrics(other, settings=settings)
+
+
+def test_evaluate_all_worlds_prints_one_block_or_object_per_world(small, monkeypatch, capsys):
+    import recsys.model.evaluate as evaluate_module
+    from recsys.data.worlds import WORLDS
+
+    root, _, _, dataset, model = small
+    one = evaluate(dataset, model, settings=Settings(data_dir=root / "all-worlds"))
+    seen = []
+
+    def fake(args, settings, world, progress, *, save_any=True):
+        seen.append((world, save_any))
+        return {**one, "world": world}
+
+    monkeypatch.setattr(evaluate_module, "_evaluate_world", fake)
+    args = argparse.Namespace(json=True, world="all")
+    assert evaluate_cli(args, Settings(data_dir=root / "all-worlds")) == 0
+    out = capsys.readouterr()
+    assert list(json.loads(out.out)["worlds"]) == list(WORLDS)
+    assert seen == [(w, False) for w in WORLDS]  # only the served model's numbers are saved
+    assert "worlds" in out.err  # the progress bar over worlds, on stderr
+    args.json = False
+    evaluate_cli(args, Settings(data_dir=root / "all-worlds"))
+    table = capsys.readouterr().out
+    for world in WORLDS:
+        assert f"=== world: {world} ===" in table
+    assert table.count("two-tower / oracle recall@10: warm_users ") == len(WORLDS)
+    assert "selected: " in table and "candidate linear" in table

@@ -1,5 +1,6 @@
 """Training learns, is deterministic, and checkpoints round-trip or are refused."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -60,7 +61,9 @@ def test_progress_reports_every_epoch(dataset):
     events = []
     train(dataset, epochs=2, progress=events.append)
     messages = [e.message for e in events if e.stage == "train"]
-    assert messages[0].startswith("epoch 1/2 loss ") and "val recall@10" in messages[0]
+    assert messages[0].startswith("linear: epoch 1/2 loss ") and "val recall@10" in messages[0]
+    # Every candidate of model selection reports its epochs, named.
+    assert any(m.startswith("hybrid mlp: epoch 2/2") for m in messages)
 
 
 def test_checkpoint_round_trip_gives_identical_embeddings(dataset, model, tmp_path):
@@ -68,6 +71,7 @@ def test_checkpoint_round_trip_gives_identical_embeddings(dataset, model, tmp_pa
     assert not list(path.parent.glob("*.tmp"))
     loaded = load_checkpoint(path, expect_fingerprint=dataset.fingerprint)
     assert loaded.version == model.version and loaded.history == model.history
+    assert loaded.selection == model.selection and loaded.config == model.config
     assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
     assert np.array_equal(
         loaded.embed_restaurants(dataset.restaurants), model.embed_restaurants(dataset.restaurants)
@@ -123,7 +127,8 @@ def test_best_epoch_is_the_first_with_the_highest_validation_recall():
 
 def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset, model):
     assert model.config.refit and model.metrics["refit_epochs"] == best_epoch(model.history)
-    plain = train(dataset, config=ModelConfig(refit=False), epochs=8, seed=0)
+    fixed = dataclasses.replace(model.config, refit=False)  # the selected one, fixed
+    plain = train(dataset, config=fixed, epochs=8, seed=0)
     assert plain.metrics["refit_epochs"] == 0 and plain.history == model.history
     # The refit model has learned the validation visits; the early-stopped one never saw them.
     val = relevant_by_user(dataset, dataset.split.val)
@@ -134,3 +139,50 @@ def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset,
         return ranking_metrics(scores, val, seen)["recall@10"]
 
     assert val_recall(model) > val_recall(plain) + 0.05
+
+
+def test_model_selection_is_recorded_with_every_candidates_validation_recall(model):
+    selection = model.selection
+    names = [c["name"] for c in selection["candidates"]]
+    assert names[:4] == ["linear", "mlp", "hybrid linear", "hybrid mlp"]
+    assert selection["winner"] in names and model.metrics["selected"] == selection["winner"]
+    best = max(selection["candidates"], key=lambda c: c["score"])
+    assert best["name"] == selection["winner"] and "highest" in selection["why"]
+    for c in selection["candidates"]:
+        assert 0 <= c["val_recall@10"] <= 1 and c["best_epoch"] >= 1
+    # The refinements vary the architecture that won the first stage.
+    first = max(selection["candidates"][:4], key=lambda c: c["score"])["name"]
+    assert all(n.startswith(f"{first}, ") for n in names[4:]) and len(names) > 4
+
+
+def test_hybrid_towers_embed_cold_entities_from_features_and_round_trip(dataset, tmp_path):
+    config = ModelConfig(id_embeddings=True, user_hidden=(8,), restaurant_hidden=(8,))
+    model = train(dataset, config=config, epochs=3, seed=0)
+    assert model.selection == {} and model.id_vocab["users"]
+    assert not set(model.id_vocab["users"]) & set(dataset.split.cold_users)
+    assert not set(model.id_vocab["restaurants"]) & set(dataset.split.cold_restaurants)
+    warm = dataset.users[dataset.users["user_id"].isin(model.id_vocab["users"])].head(3)
+    renamed = warm.assign(user_id=["x1", "x2", "x3"])  # same features, no ID vector
+    with torch.no_grad():
+        features_only = model.net.user_tower(
+            torch.tensor(model.encoders.encode_users(warm))
+        ).numpy()
+    assert np.allclose(model.embed_users(renamed), features_only, atol=1e-6)
+    assert not np.allclose(model.embed_users(warm), features_only, atol=1e-3)
+    path = save_checkpoint(model, tmp_path / "hybrid.pt")
+    loaded = load_checkpoint(path)
+    assert loaded.id_vocab == model.id_vocab
+    assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
+    assert np.array_equal(
+        loaded.embed_restaurants(dataset.restaurants), model.embed_restaurants(dataset.restaurants)
+    )
+
+
+def test_vectorised_validation_recall_equals_ranking_metrics(dataset):
+    from recsys.model.train import _Validation
+
+    scores = np.random.default_rng(1).random((len(dataset.users), len(dataset.restaurants)))
+    val = relevant_by_user(dataset, dataset.split.val)
+    seen = relevant_by_user(dataset, dataset.split.train)
+    expected = ranking_metrics(scores, val, seen)["recall@10"]
+    assert _Validation(dataset).recall(scores) == pytest.approx(expected, abs=1e-12)

@@ -1,0 +1,66 @@
+"""Planted worlds: each has its own oracle, far better than random, and differs from default."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests_frames import restaurants
+
+from recsys.data.interactions import simulate, split
+from recsys.data.users import LIKE_RULES, LIKES, generate_users
+from recsys.data.worlds import WORLDS, get_world, remapped_rules
+from recsys.errors import RecsysError
+from recsys.model.metrics import ranking_metrics
+
+
+@pytest.fixture(scope="module")
+def people_and_places():
+    return generate_users(200, seed=3), restaurants(120, seed=3)
+
+
+def _recall(scores: np.ndarray, users: pd.DataFrame, rest: pd.DataFrame, visits) -> float:
+    """Recall@10 of `scores` on each user's latest visits, earlier ones excluded."""
+    s = split(visits, rest, seed=0, cold_user_frac=0, cold_restaurant_frac=0)
+    upos = {u: i for i, u in enumerate(users["user_id"])}
+    rpos = {r: i for i, r in enumerate(rest["id"])}
+
+    def by_user(frame):
+        out: dict[int, list[int]] = {}
+        for u, r in zip(frame["user_id"], frame["restaurant_id"], strict=True):
+            out.setdefault(upos[u], []).append(rpos[r])
+        return out
+
+    seen = by_user(pd.concat([s.train, s.val]))
+    return ranking_metrics(scores, by_user(s.test_warm), seen)["recall@10"]
+
+
+@pytest.mark.parametrize("name", list(WORLDS))
+def test_each_worlds_oracle_beats_random_by_a_wide_margin(people_and_places, name):
+    users, rest = people_and_places
+    world = get_world(name)
+    visits, oracle = simulate(users, rest, seed=1, affinity_fn=world.affinity)
+    again, oracle2 = simulate(users, rest, seed=1, affinity_fn=world.affinity)
+    assert visits.equals(again) and np.array_equal(oracle, oracle2)  # deterministic
+    random = np.random.default_rng(0).random(oracle.shape)
+    oracle_recall = _recall(oracle, users, rest, visits)
+    assert oracle_recall > 4 * _recall(random, users, rest, visits)
+    assert oracle_recall > 0.3
+
+
+def test_worlds_plant_different_tastes(people_and_places):
+    users, rest = people_and_places
+    oracles = {n: w.affinity(users, rest, 1) for n, w in WORLDS.items()}
+    for name in ("remapped", "nonlinear", "collaborative"):
+        corr = np.corrcoef(oracles["default"].ravel(), oracles[name].ravel())[0, 1]
+        assert corr < 0.9, name
+
+
+def test_remapped_rules_move_every_like():
+    rules = remapped_rules()
+    assert set(rules) == set(LIKES)
+    assert sum(rules[like] is LIKE_RULES[like] for like in LIKES) == 0
+
+
+def test_unknown_world_is_one_plain_error():
+    assert get_world(None).name == "default" and get_world(" Nonlinear ").name == "nonlinear"
+    with pytest.raises(RecsysError, match="unknown world 'mars'; choose one of default, "):
+        get_world("mars")
