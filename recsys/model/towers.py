@@ -23,48 +23,30 @@ from recsys.config import EMBEDDING_DIM
 
 @dataclass
 class ModelConfig:
-    """One model configuration. `train.train` without a config does not use these
-    defaults alone: model selection (`train.select`) starts from them and tries the
-    candidates of `train.ARCHITECTURES` and the refinements, by validation. The
-    measurements below are from before selection, on the default world only."""
+    """One model configuration: one line of *why* per setting; what was measured to
+    choose them is in docs/experiments.md. `train.train` without a config does not use
+    these defaults alone: model selection (`train.select`) starts from them and tries
+    the candidates of `train.ARCHITECTURES` and the refinements, by validation."""
 
     embedding_dim: int = EMBEDDING_DIM  # output size of both towers = the index's vector size
-    # Hidden layer sizes; none by default: linear towers. Measured on the default data
-    # (1,000 users, 220 restaurants, recall@10 / oracle, training seeds 0-3, data seed 0):
-    #   linear            warm 0.901 0.903 0.904 0.903  cold users 0.93-0.95  cold rest. 0.87-0.92
-    #   MLP_CONFIG        warm 0.898 0.899 0.886 0.892  cold users 0.92-0.93  cold rest. 0.87-0.90
-    #   plain MLP (64)    warm 0.884 (no skip: worse on cold restaurants too, 0.85)
-    # and on data seeds 1, 2: linear 0.899 / 0.915, MLP_CONFIG 0.902 / 0.911 warm. The planted
-    # taste is bilinear in the two feature sets, so a linear map already represents it;
-    # hidden layers only add variance with 1,000 users. Weight decay 0.05-0.3, cosine LR,
-    # 256 uniform negatives, temperature 0.02-0.03 and restaurant input dropout 0.1 all
-    # left the MLP at 0.89-0.90 warm. `evaluate` reports MLP_CONFIG as "two_tower_mlp".
+    # Hidden layer sizes; none: linear towers (a linear map represents a bilinear taste;
+    # hidden layers add variance with ~1,000 users). Selection tries MLP towers too.
     user_hidden: tuple[int, ...] = ()
     restaurant_hidden: tuple[int, ...] = ()
-    # out = W x + MLP(x) when there are hidden layers: the linear path carries the bilinear
-    # part of the taste, the MLP the rest (e.g. evening out restaurant norms, which the L2
-    # normalisation would otherwise turn into a ranking bias). Without it the MLP memorises
-    # the ~200 restaurants and loses on cold-start ones.
+    # out = W x + MLP(x) with hidden layers: the linear path carries the bilinear part;
+    # without it the MLP memorises the ~200 restaurants and loses on cold-start ones.
     residual: bool = True
     dropout: float = 0.0  # after each hidden layer
     user_input_dropout: float = 0.0
-    # Drops restaurant input features during training: with ~200 restaurants, an MLP
-    # can otherwise key on a unique feature combination per restaurant (memorise it).
+    # Drops restaurant input features in training, so an MLP cannot key on one unique
+    # feature combination per restaurant.
     restaurant_input_dropout: float = 0.0
     temperature: float = 0.05  # cosines are in [-1, 1]: a low temperature lets them separate
-    # In-batch negatives are drawn in proportion to popularity; without the correction the
-    # model learns to push popular restaurants down (measured: warm recall@10 -30%).
+    # Sampled negatives come in proportion to popularity; without the correction the model
+    # pushes popular restaurants down.
     logq_correction: bool = True
     # After early stopping picks the epoch count, train afresh on train + validation
-    # visits for that many epochs: the final model; test stays untouched. Measured
-    # (warm recall@10 / oracle, training seed 0, data seeds 0, 1, 2): 0.902 0.907 0.906
-    # without, 0.912 0.917 0.913 with; data seed 0, training seeds 1, 2: 0.908 0.899
-    # without, 0.909 0.909 with. Cold users 0.93-0.95 either way; cold restaurants within
-    # +-0.01 (0.888 vs 0.891 on data seed 0; 0.797 vs 0.807 on data seed 1, training seed 1).
-    # Tried and dropped: masking as negatives every restaurant the user visited in
-    # training (not only the positive's copies): warm 0.892 0.881 0.874, worse; a
-    # learned (log-parameterised) temperature: 0.909 0.916 0.916, no gain; a fixed
-    # temperature of 0.03 / 0.04 / 0.07 with refit: 0.902-0.922, no consistent gain.
+    # visits for that many epochs (test stays untouched).
     refit: bool = True
     # Hybrid towers: a learnt ID vector per warm user and restaurant, added to the feature
     # path's output; dropped (replaced by the cold zero vector) with this probability per
@@ -88,9 +70,9 @@ class ModelConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over max_epochs
     batch_size: int = 512
     max_epochs: int = 40
-    patience: int = 5  # epochs without a better validation score before stopping (was 8:
-    # the best epoch moved by at most a few epochs, and model selection trains 6-7 candidates)
-
+    # Epochs without a better validation score before stopping (selection trains 6-7
+    # candidates; the best epoch moved by at most a few epochs with 8).
+    patience: int = 5
 
 ID_INIT_STD = 0.05  # per coordinate: ID vectors start at ~0.6 x the feature part's length
 FULL_SOFTMAX_MAX = 20_000  # restaurants: batch x catalogue logits stay ~40 MB
