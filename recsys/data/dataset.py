@@ -21,10 +21,11 @@ import pandas as pd
 from recsys.data import interactions as inter
 from recsys.data import users as users_mod
 from recsys.config import Settings
+from recsys.fileutil import atomic_write_json
 from recsys.progress import Progress, ProgressFn, no_progress
 
 DEFAULT_USERS = 1000
-SIMULATION_VERSION = 3  # bump when the simulation changes, so caches are rebuilt
+SIMULATION_VERSION = 4  # bump when the simulation or the generated users change (4: SF addresses)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def _generated_users(settings: Settings, seed: int) -> pd.DataFrame:
         return users_mod.load_users(path)
     users = users_mod.generate_users(DEFAULT_USERS, seed=seed)
     users_mod.save_users(users, path)
-    meta_path.write_text(json.dumps(meta))
+    atomic_write_json(meta_path, meta)
     return users
 
 
@@ -101,7 +102,7 @@ def _simulated(
         )
     interactions, oracle = inter.simulate(users, restaurants, seed, world.affinity)
     inter.save_interactions(interactions, path)
-    meta_path.write_text(json.dumps(meta))
+    atomic_write_json(meta_path, meta)
     return interactions, oracle
 
 

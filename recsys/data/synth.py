@@ -125,6 +125,32 @@ NEIGHBOURHOODS = (
 )  # fmt: skip
 
 
+# The main ZIP code of each neighbourhood (for generated users' addresses).
+ZIP_CODES = {
+    "Mission": "94110", "SoMa": "94103", "Financial District": "94111", "North Beach": "94133",
+    "Chinatown": "94108", "Marina": "94123", "Hayes Valley": "94102", "Castro": "94114",
+    "Haight-Ashbury": "94117", "Inner Richmond": "94118", "Inner Sunset": "94122",
+    "Outer Sunset": "94122", "Nob Hill": "94109", "Japantown": "94115", "Dogpatch": "94107",
+    "Noe Valley": "94114", "Potrero Hill": "94107", "Tenderloin": "94102",
+    "Fisherman's Wharf": "94133", "Union Square": "94108",
+}  # fmt: skip
+
+
+def sf_addresses(n: int, seed: int) -> list[str]:
+    """`n` believable San Francisco street addresses ("1234 Valencia St, Mission, San
+    Francisco, CA 94110"), neighbourhoods weighted as the restaurants are; same seed,
+    same addresses."""
+    rng = np.random.default_rng([seed, 94110])
+    weights = np.array([hood.weight for hood in NEIGHBOURHOODS], dtype=float)
+    picks = rng.choice(len(NEIGHBOURHOODS), size=n, p=weights / weights.sum())
+    out = []
+    for i in picks:
+        hood = NEIGHBOURHOODS[i]
+        street = hood.streets[int(rng.integers(len(hood.streets)))]
+        number = int(rng.integers(1, 40)) * 100 + int(rng.integers(0, 50)) * 2 + 1
+        out.append(f"{number} {street}, {hood.name}, San Francisco, CA {ZIP_CODES[hood.name]}")
+    return out
+
 def _inside(lat: np.ndarray, lon: np.ndarray, outline: tuple[tuple[float, float], ...]) -> Any:
     """Vectorised ray casting: which (lat, lon) points lie inside the polygon."""
     inside = np.zeros(np.shape(lat), dtype=bool)

@@ -161,6 +161,9 @@ def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
     like_weights = 1.0 / np.arange(1, len(LIKES) + 1) ** 0.6
     like_weights = like_weights[rng.permutation(len(LIKES))]
     like_weights /= like_weights.sum()
+    from recsys.data.synth import sf_addresses
+
+    addresses = sf_addresses(n, seed)
     rows = []
     for i in range(n):
         n_likes = int(rng.integers(1, 5))
@@ -171,7 +174,9 @@ def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
                 "name": fake.name(),
                 "username": fake.user_name(),
                 "email": fake.email(),
-                "address": fake.address().replace("\n", ", "),
+                # Faker's address is still drawn, so every later field stays as it was
+                # (published figures depend on them); the address itself is in SF.
+                "address": (fake.address(), addresses[i])[1],
                 "phone_number": fake.phone_number(),
                 # Ages 18-80 on REFERENCE_DATE, not today: the same seed gives the same
                 # users on any day (Faker's date_of_birth counts from today).

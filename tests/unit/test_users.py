@@ -107,3 +107,20 @@ def test_validate_profile_defaults_and_messages():
     assert free["likes"] == ["caviar", "pizza", "yachts club"]
     with pytest.raises(RecsysError, match="expected a JSON object"):
         validate_profile(["pizza"])  # type: ignore[arg-type]
+
+
+def test_generated_users_live_in_san_francisco_and_are_deterministic() -> None:
+    import re
+
+    from recsys.data.synth import NEIGHBOURHOODS, ZIP_CODES
+
+    first, again = generate_users(300, seed=4), generate_users(300, seed=4)
+    assert first.equals(again)
+    pattern = re.compile(r"^\d+ .+, (.+), San Francisco, CA (94\d{3})$")
+    hoods = {hood.name for hood in NEIGHBOURHOODS}
+    for address in first["address"]:
+        match = pattern.match(address)
+        assert match, address
+        assert match.group(1) in hoods and ZIP_CODES[match.group(1)] == match.group(2)
+    assert first["address"].nunique() > 250
+    assert not first["address"].equals(generate_users(300, seed=5)["address"])
