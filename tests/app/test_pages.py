@@ -65,9 +65,9 @@ def test_sidebar_describes_the_served_model(app, fake_map, prepared):
 
 
 def test_model_page_shows_every_candidate_and_the_chosen_one(app, fake_map, prepared):
-    from recsys.model import train
+    from recsys import coldstart
 
-    model = train.load_checkpoint(train.default_checkpoint_path(prepared))
+    model = coldstart.serving_model(prepared)
     app.run()
     app.switch_page("pages/model.py").run()
     no_errors(app)

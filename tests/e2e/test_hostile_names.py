@@ -15,7 +15,6 @@ from test_browser import MAP_IFRAME, click_map, idle, loaded, summary, table_row
 from recsys import coldstart
 from recsys.config import DEFAULT_LAT, DEFAULT_LON, Settings
 from recsys.data import hours
-from recsys.model import train
 
 MARK = "pwned"
 # (name, cuisine): the backtick is refused in cuisines (the cuisine filter could not
@@ -36,7 +35,7 @@ PAGES = ("Model", "Data", "New user", "Add restaurant", "Recommend")
 def hostile(prepared: dict[str, str]) -> list[dict]:
     """The payload restaurants, added through the library like the Add restaurant page."""
     settings = Settings.from_env(prepared)
-    model = train.load_checkpoint(train.default_checkpoint_path(settings))
+    model = coldstart.serving_model(settings)
     always = {day: [["00:00", "23:59"]] for day in hours.DAYS}
     docs = []
     for (name, cuisine), (dlat, dlon) in zip(PAYLOADS, OFFSETS, strict=True):

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from recsys import pipeline
+from recsys import coldstart, pipeline
 from recsys.coldstart import new_user_vector
 from recsys.data.users import generate_users, save_users
-from recsys.model import train
 from recsys.model.features import UnknownLikesWarning
 from recsys.serving import index
 from recsys.serving.filters import Filters
@@ -31,7 +30,7 @@ def test_users_file_with_unseen_likes_trains_and_serves(settings, monkeypatch, t
 
     result = pipeline.retrain(settings, users=path, epochs=3)
     assert result["sources"]["users"] == "file"
-    model = train.load_checkpoint(train.default_checkpoint_path(settings))
+    model = coldstart.serving_model(settings)
     assert set(NEW_LIKES) <= set(model.encoders.likes)  # learnt from the data
     assert index.live_info(settings)["model_version"] == model.version
 

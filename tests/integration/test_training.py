@@ -59,10 +59,10 @@ def test_retrain_saves_the_served_models_evaluation_and_a_failed_one_keeps_it(
     monkeypatch.setenv("RECSYS_DATA_URL", "none")
     first = pipeline.retrain(settings, epochs=2)
     path = evaluation_path(settings, first["model_version"])
-    saved = json.loads(path.read_text())
-    assert saved["model_version"] == first["model_version"]
+    evaluation = json.loads(path.read_text())
+    assert evaluation["model_version"] == first["model_version"]
     assert index.live_info(settings)["model_version"] == first["model_version"]
-    warm = saved["segments"]["warm_users"]
+    warm = evaluation["segments"]["warm_users"]
     assert warm["two_tower"]["recall@10"] > warm["random"]["recall@10"]
     before = path.read_bytes()
 
