@@ -11,6 +11,7 @@ import pytest
 from recsys import pipeline
 from recsys.data.dataset import build_dataset
 from recsys.errors import RecsysError
+from recsys.model import saved
 from recsys.model.evaluate import evaluation_path
 from recsys.model.train import load_saved, save, train
 from recsys.serving import index
