@@ -169,7 +169,7 @@ def reset(settings: Settings, user_id: str) -> int:
             keys.feedback(settings, user_id),
             keys.feedback_users(settings),
             user_id,
-        )  # fmt: skip
+        )
     )
 
 

@@ -13,7 +13,7 @@ key by hand. Everything lives under the namespace `ns` (`RECSYS_NAMESPACE`):
 | `ns:version` | string | counter for N |
 | `ns:lock` | string | who holds the load lock (JSON), with a TTL |
 | `ns:added:restaurants`, `ns:added:users` | hash | id -> JSON record added through the app |
-| `ns:feedback:user:{user_id}` | hash | restaurant id -> JSON {label, time, source, seq} (latest wins) |
+| `ns:feedback:user:{user_id}` | hash | restaurant id -> JSON {label, time, source, seq} |
 | `ns:feedback:users` | hash | user_id -> seq of the user's latest feedback change |
 | `ns:feedback:seq` | string | counter: one number per feedback change, never reused |
 """

@@ -3,9 +3,6 @@ reload and a retrain, a retrain trains on it, and a write racing a retrain is ke
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -19,8 +16,7 @@ from recsys.data.dataset import build_dataset
 from recsys.data.online import online_vector
 from recsys.errors import RecsysError
 from recsys.model import train
-from recsys.progress import Progress
-from recsys.serving import feedback, index, keys, server
+from recsys.serving import feedback, index, server
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
 
