@@ -214,7 +214,9 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _model_for(dataset: Dataset, settings: Settings, progress: TextProgress) -> TrainedModel:
+def model_for(
+    dataset: Dataset, settings: Settings, progress: TextProgress | None = None
+) -> TrainedModel:
     """The saved model if it was trained on this data, else a fresh one (not saved)."""
     from recsys.model import train
 
@@ -222,7 +224,7 @@ def _model_for(dataset: Dataset, settings: Settings, progress: TextProgress) -> 
         return train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
     except CheckpointError as exc:
         print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
-        return train.train(dataset, progress=progress)
+        return train.train(dataset, progress=progress or TextProgress(sys.stderr))
 
 
 def evaluate_cli(args: Any, settings: Settings) -> int:
@@ -237,9 +239,14 @@ def evaluate_cli(args: Any, settings: Settings) -> int:
         interactions_path=getattr(args, "interactions", None),
         progress=progress,
     )
-    model = _model_for(dataset, settings, progress)
+    model = model_for(dataset, settings, progress)
     started = time.perf_counter()
     results = evaluate(dataset, model, settings=settings)
+    rounds = getattr(args, "feedback_rounds", 0) or 0
+    if rounds:
+        from recsys.model import loop
+
+        results["feedback"] = loop.simulate(dataset, model, rounds, progress=progress)
     results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
     save_evaluation(results, settings)
     print(json.dumps(results) if args.json else format_table(results))

@@ -127,14 +127,34 @@ def _candidates(r_idx: torch.Tensor, data: _Inputs, config: ModelConfig) -> torc
     return torch.cat([r_idx, data.warm[draw]])
 
 
+def _hard(u_idx: torch.Tensor, data: _Inputs) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One explicit negative per batch row, drawn from its user's, and which rows have one."""
+    if data.negatives is None:
+        return None
+    offsets, items = data.negatives
+    start, count = offsets[u_idx], offsets[u_idx + 1] - offsets[u_idx]
+    ok = count > 0
+    draw = (torch.rand(len(u_idx), generator=data.generator) * count.clamp(min=1)).long()
+    pick = items[(start + draw).clamp(max=max(len(items) - 1, 0))]
+    return torch.where(ok, pick, torch.zeros_like(pick)), ok
+
+
 def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> float:
     net.train()
     total, batches = 0.0, 0
     for u_idx, r_idx in data.loader:
         cand = _candidates(r_idx, data, config)
-        user_emb, cand_emb = net(data.xu[u_idx], data.xr[cand])
+        hard = _hard(u_idx, data)
+        rows = cand if hard is None else torch.cat([cand, hard[0]])
+        user_emb, row_emb = net(data.xu[u_idx], data.xr[rows])
+        cand_emb = row_emb[: len(cand)]
         lq = data.log_q[cand] if data.log_q is not None else None
-        loss = sampled_softmax_loss(user_emb, cand_emb, cand, config.temperature, lq)
+        hard_emb, hard_ok = (None, None) if hard is None else (row_emb[len(cand) :], hard[1])
+        if hard_ok is not None:
+            hard_ok = hard_ok & (hard[0] != r_idx)  # never the row's own positive
+        loss = sampled_softmax_loss(
+            user_emb, cand_emb, cand, config.temperature, lq, hard_emb, hard_ok
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -183,6 +203,8 @@ class _Inputs:
     warm: torch.Tensor
     log_q: torch.Tensor | None
     generator: torch.Generator
+    # Explicit negatives as CSR: user row u's are items[offsets[u]:offsets[u + 1]].
+    negatives: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def _inputs(
@@ -205,7 +227,26 @@ def _inputs(
     log_q = _log_q(r, warm, len(dataset.restaurants), config) if config.logq_correction else None
     xu = _tensor(encoders.encode_users(dataset.users))
     xr = _tensor(encoders.encode_restaurants(dataset.restaurants))
-    return _Inputs(xu, xr, loader, warm, log_q, generator)
+    return _Inputs(xu, xr, loader, warm, log_q, generator, _negatives(dataset))
+
+
+def _negatives(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Explicit negatives (label -1, "Not for me") of warm restaurants, by user row."""
+    from recsys.data.feedback import base_negatives
+
+    frame = dataset.negatives if dataset.negatives is not None else base_negatives(dataset)
+    frame = frame[
+        frame["user_id"].isin(dataset.user_index)
+        & frame["restaurant_id"].isin(dataset.restaurant_index)
+        & ~frame["restaurant_id"].isin(dataset.split.cold_restaurants)
+    ]
+    if frame.empty:
+        return None
+    u, r = _pairs(frame, dataset)
+    order = np.argsort(u, kind="stable")
+    counts = np.bincount(u, minlength=len(dataset.users))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return _tensor(offsets), _tensor(r[order].astype(np.int64))
 
 
 def _fit(net: TwoTower, data: _Inputs, dataset: Dataset, config: ModelConfig, progress):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -226,8 +226,12 @@ class ServedUser:
     seq: bytes | None  # the user's feedback seq this was computed under, as HGET returns it
 
 
-def served_user(settings: Settings, version: int, user_id: str) -> ServedUser | None:
+def served_user(
+    settings: Settings, version: int, user_id: str, mean: Sequence[float] | None = None
+) -> ServedUser | None:
     """The user of load `version`: trained vector moved by their feedback (None if absent).
+
+    `mean` is the load's mean restaurant vector (`catalogue_mean` when not given).
 
     Reads the feedback seq before the records: a mark written in between makes the seq
     older than what was read, so the serving path's next check refetches (never stale).
@@ -252,8 +256,32 @@ def served_user(settings: Settings, version: int, user_id: str) -> ServedUser | 
             trained,
             [vectors[r] for r in went if r in vectors],
             [vectors[r] for r in rejected if r in vectors],
+            mean=catalogue_mean(settings, version) if mean is None else mean,
+            visits=len(visited),
         )
     return ServedUser(vector.astype(np.float32).tobytes(), visited, rejected, went, seq)
+
+
+_means: dict[tuple[Settings, int], np.ndarray] = {}
+
+
+def catalogue_mean(settings: Settings, version: int) -> np.ndarray | None:
+    """The mean restaurant vector of load `version` (what `publish` records in the live
+    pointer's model info as `restaurant_mean`; read from the documents for older loads)."""
+    live = index.live_info(settings) or {}
+    recorded = (live.get("model") or {}).get("restaurant_mean")
+    if recorded and live.get("version") == version:
+        return np.asarray(recorded, dtype=np.float64)
+    cached = _means.get((settings, version))
+    if cached is None:
+        conn = client(settings)
+        found = sorted(conn.scan_iter(match=f"{keys.restaurant_prefix(settings, version)}:*"))
+        vectors = [v[0] for v in conn.json().mget(found, "$.embedding") if v] if found else []
+        cached = np.asarray(vectors, dtype=np.float64).mean(axis=0) if vectors else None
+        if cached is None:
+            return None
+        _means[(settings, version)] = cached
+    return cached
 
 
 def restaurant_vectors(settings: Settings, version: int, ids: list[str]) -> dict[str, np.ndarray]:

@@ -102,6 +102,7 @@ class _Live:
     model_version: str
     cuisines: tuple[str, ...]
     key_prefix: bytes  # of its restaurant documents, "...:v{N}:"
+    restaurant_mean: tuple[float, ...] | None = None  # for the online update (feedback.py)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def _read_live(settings: Settings) -> _Live:
         model_version=pointer.model_version,
         cuisines=pointer.cuisines,
         key_prefix=(keys.restaurant_prefix(settings, pointer.version) + ":").encode(),
+        restaurant_mean=tuple(pointer.model.get("restaurant_mean") or ()) or None,
     )
     _lives.put(settings, live)
     return live
@@ -161,7 +163,7 @@ def _user(settings: Settings, live: _Live, user_id: str) -> _User | None:
     key = (settings, live.stamp, user_id)
     user = _users.get(key)
     if user is None:
-        served = feedback.served_user(settings, live.version, user_id)
+        served = feedback.served_user(settings, live.version, user_id, live.restaurant_mean)
         if served is None:
             return None
         user = _User(served.vector, served.visited, served.rejected, served.seq)
