@@ -187,3 +187,27 @@ def test_nothing_prepared_says_what_to_run(redis_server, point_app_at, tmp_path,
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert any("prepare" in e.value for e in at.error)
+
+
+def test_feedback_buttons_change_the_results_and_the_card(app, fake_map, prepared):
+    from recsys.serving import feedback
+
+    app.run()
+    any_time(app)
+    user = app.selectbox(key="user").value
+    feedback.reset(prepared, user)
+    app.run()
+    first = results(app)["name"].iloc[0]
+    app.button(key="feedback_not_for_me").click().run()
+    no_errors(app)
+    assert first not in list(results(app)["name"])
+    went = results(app)["name"].iloc[0]
+    app.button(key="feedback_went").click().run()
+    no_errors(app)
+    card = " ".join(c.value for c in app.caption)
+    assert "✓ went:" in card and "✗ not for me:" in card
+    marks = {m.label for m in feedback.for_user(prepared, user)}
+    assert marks == {1, -1} and went
+    app.button(key="feedback_reset").click().run()
+    assert feedback.for_user(prepared, user) == []
+    assert first in list(results(app)["name"])
