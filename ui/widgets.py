@@ -42,7 +42,7 @@ def profile_card(profile: dict[str, Any], visits: int | None, feedback: str | No
             f"past visits **{'—' if visits is None else visits}**"
         )
         if feedback:
-            st.caption(f"App feedback: {feedback}")
+            st.caption(f"Feedback in the app: {feedback}")
 
 
 def _age(birthdate: Any) -> str:

@@ -231,6 +231,11 @@ def evaluate_cli(args: Any, settings: Settings) -> int:
     """`python -m recsys evaluate [--json]`: every number on stdout, progress on stderr."""
     from recsys.data.dataset import build_dataset
 
+    rounds = getattr(args, "feedback_rounds", 0) or 0
+    if rounds:
+        from recsys.model import loop
+
+        loop.check_rounds(rounds)  # before the slow part
     progress = TextProgress(sys.stderr)
     dataset = build_dataset(
         settings,
@@ -242,10 +247,7 @@ def evaluate_cli(args: Any, settings: Settings) -> int:
     model = model_for(dataset, settings, progress)
     started = time.perf_counter()
     results = evaluate(dataset, model, settings=settings)
-    rounds = getattr(args, "feedback_rounds", 0) or 0
     if rounds:
-        from recsys.model import loop
-
         results["feedback"] = loop.simulate(dataset, model, rounds, progress=progress)
     results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
     save_evaluation(results, settings)

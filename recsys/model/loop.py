@@ -120,10 +120,7 @@ def simulate(
         raise RecsysError(
             "the feedback simulation needs the planted oracle; interactions from a file have none."
         )
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 0 <= rounds <= MAX_ROUNDS:
-        raise RecsysError(
-            f"feedback rounds {rounds!r} is not a whole number from 0 to {MAX_ROUNDS}."
-        )
+    check_rounds(rounds)
     report = progress or no_progress
     if retrain is None:
         from recsys.model import train
@@ -190,6 +187,14 @@ def simulate(
             "(training visits excluded)",
         },
     }
+
+
+def check_rounds(rounds: object) -> None:
+    """RecsysError unless `rounds` is a whole number from 0 to MAX_ROUNDS."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 0 <= rounds <= MAX_ROUNDS:
+        raise RecsysError(
+            f"feedback rounds {rounds!r} is not a whole number from 0 to {MAX_ROUNDS}."
+        )
 
 
 def _as_signed_up(dataset: Dataset) -> pd.DataFrame:
