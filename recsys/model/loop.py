@@ -253,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from recsys.config import Settings
     from recsys.data.dataset import build_dataset
-    from recsys.model import evaluate as evaluation
+    from recsys.errors import CheckpointError
+    from recsys.model import train
 
     parser = argparse.ArgumentParser(prog="python -m recsys.model.loop")
     parser.add_argument("--grid", action="store_true", help="evaluate STEP_GRID")
@@ -261,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     dataset = build_dataset(settings, restaurants=settings.restaurants_file)
-    model = evaluation.model_for(dataset, settings)
+    try:
+        model = train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
+    except CheckpointError:
+        model = train.train(dataset)
     for row in step_grid(dataset, model, args.rounds) if args.grid else []:
         print(json.dumps(row), flush=True)
     return 0
