@@ -43,6 +43,12 @@ EARTH_RADIUS_M = 6372797.560856
 # stamp read after the search still equals the one the vector was read under, the alias
 # named that load when the search ran; otherwise the live load moved, and the user is
 # fetched again for the new load and the query redone.
+#
+# App feedback (feedback.py) rides on the same round trip: the cached user carries the
+# feedback seq its vector was computed under, and `HGET ns:feedback:users {id}` is sent
+# after the search. A different seq drops the cached user; it is recomputed (online
+# update on the live load's vectors) and the query redone, so a click shows on the next
+# query and users without feedback still cost one round trip.
 
 USER_CACHE_SIZE = 10_000
 MAX_ATTEMPTS = 5
