@@ -301,6 +301,13 @@ def restaurant_vectors(settings: Settings, version: int, ids: list[str]) -> dict
 
 def feedback_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys feedback`: record, list or reset a user's feedback (JSON on stdout)."""
+    if args.list or args.reset:
+        if args.restaurant_id is not None:
+            raise RecsysError("--list and --reset take no --restaurant-id.")
+        live = index.require_live(settings)
+        user_id = _check_id("user id", args.user_id)
+        if not client(settings).exists(keys.user(settings, live["version"], user_id)):
+            raise RecsysError(f"user {user_id!r} is not among the users of the live model.")
     if args.list:
         out: Any = [f.as_dict() for f in for_user(settings, args.user_id)]
     elif args.reset:

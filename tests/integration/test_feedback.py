@@ -172,5 +172,7 @@ def test_cli_feedback_records_lists_and_resets(served: Settings, tmp_path) -> No
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'nobody'" in bad.stderr
     bad = run(user, "--restaurant-id", "nowhere", "--went")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'nowhere'" in bad.stderr
+    bad = run("nobody", "--list")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'nobody'" in bad.stderr
     assert json.loads(run(user, "--reset").stdout) == {"user_id": user, "removed": 1}
     assert json.loads(run(user, "--list").stdout) == []
