@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.requirements.installed
 PORT   ?= 8501
+# Loopback by default (the app writes to the shared index); HOST=0.0.0.0 opens it up.
+HOST   ?= 127.0.0.1
 
 .PHONY: setup run test lint format bench clean-data
 
@@ -17,7 +19,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/python -m recsys prepare
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

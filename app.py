@@ -14,6 +14,7 @@ st.set_page_config(page_title="SF restaurant recommender", page_icon="🍽️", 
 page = st.navigation(
     [
         st.Page("pages/recommend.py", title="Recommend", icon="🗺️", default=True),
+        st.Page("pages/compare.py", title="Compare users", icon="👥"),
         st.Page("pages/new_user.py", title="New user", icon="🙋"),
         st.Page("pages/add_restaurant.py", title="Add restaurant", icon="➕"),
         st.Page("pages/model.py", title="Model", icon="🧠"),

@@ -6,7 +6,7 @@ from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.serving import feedback
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
-from ui import fmt, maps, state, widgets
+from ui import fmt, maps, share, state, widgets
 
 
 def take_click(value: dict | None) -> bool:
@@ -45,10 +45,23 @@ def filter_controls(cuisines: list[str], lat: float, lon: float) -> Filters:
     )
 
 
+def whose_taste_toggles() -> tuple[bool, bool]:
+    """Two toggles above the map: the taste map and the user's past visits."""
+    left, right = st.columns(2)
+    taste = left.toggle(
+        "Taste map", key="taste_map", help="Colour every place by this user's match score"
+    )
+    visits = right.toggle(
+        "Past visits", key="past_visits", help="Ring the places this user visited"
+    )
+    return taste, visits
+
+
 st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
 with state.guard():
     settings, live = state.settings(), state.live()
     users = state.users(live)
+share.restore(users["user_id"].astype(str), live["cuisines"])
 
 map_col, side_col = st.columns([3, 2], gap="medium")
 with side_col:
@@ -73,17 +86,25 @@ with state.guard():
 with map_col:
     timed = filters.at is not None
     layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results, timed)
+    show_taste, show_visits = whose_taste_toggles()
+    with state.guard():
+        if show_taste:  # drawn under the numbered results
+            maps.taste_layer(state.taste(user_id, live["version"]), layer)
+        if show_visits:
+            maps.visits_layer(state.visits(user_id, live["version"]), layer)
     out = maps.show(
         maps.live_base_map(live),
         key="map",
         height=520,
         returned_objects=["last_clicked"],
         feature_group_to_add=layer,
+        center=st.session_state.get("map_center", (DEFAULT_LAT, DEFAULT_LON)),
         on_change=lambda: take_click(st.session_state.get("map")),
     )
     st.markdown(f"**{fmt.location(*st.session_state['location'])}** · click the map to move")
 if take_click(out):
     st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
+share.publish(st.session_state["location"], user_id)  # the address bar can be shared as is
 
 # The summary line first: it keeps its place on the page whether or not a table follows.
 st.caption(fmt.filters_summary(filters, len(rec.results)))

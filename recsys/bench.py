@@ -3,9 +3,14 @@
 1. Default data (after an idempotent `prepare`): p50/p99 of `recommend` for a known
    user with every filter, of a bare redis-py FT.SEARCH of the very same query
    string + vector, and of PING, interleaved in one run so they share conditions.
-2. A generated 100,000-restaurant Bay Area set embedded by the trained restaurant
-   tower, indexed FLAT and HNSW in throw-away bench namespaces: load time, latency,
-   and HNSW recall@10 against FLAT (exact). The namespaces are always removed.
+2. A generated Bay Area set (`--restaurants N`, default 100,000) embedded by the
+   trained restaurant tower, loaded (pipelined) and indexed FLAT and HNSW in throw-away
+   bench namespaces: load throughput, Redis memory per restaurant (`INFO memory`, the
+   documents and their index), latency with and without filters,
+   the same filtered top-k brute-forced in NumPy in this process (the reference a user
+   would compare against), throughput with 8 concurrent clients, and HNSW recall@10
+   against FLAT (exact). `--profile` adds FT.PROFILE of each filter alone and all
+   together (docs/filtered-search.md). The namespaces are always removed.
 3. The default model's training time.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recsys.config import DEFAULT_LAT, DEFAULT_LON, Settings
+from recsys.data import hours
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 from recsys.serving import index, keys, server
 from recsys.serving.filters import Filters, search_args
-from recsys.serving.recommend import parse_search_reply, recommend, search_command
+from recsys.serving.recommend import EARTH_RADIUS_M, parse_search_reply, recommend, search_command
 
 if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
@@ -35,8 +42,11 @@ if TYPE_CHECKING:
 ITERATIONS = 2000
 WARM_UP = 200
 BAY_N = 100_000
+MIN_BAY_N, MAX_BAY_N = 1_000, 2_000_000
 BAY_ITERATIONS = 200
 RECALL_QUERIES = 200
+CLIENTS = 8  # concurrent clients of the throughput figure
+THROUGHPUT_QUERIES = 400  # in all, over the clients
 ALL_FILTERS = Filters(
     lat=DEFAULT_LAT,
     lon=DEFAULT_LON,
@@ -120,72 +130,269 @@ def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...])
     }
 
 
-def _publish_bay(settings: Settings, frame, vectors, users, user_vectors, algorithm, report):
-    start = time.perf_counter()
-    index.publish(settings, frame, vectors, users, user_vectors, {}, "bench",
-                  algorithm=algorithm, progress=report)  # fmt: skip
-    return round(time.perf_counter() - start, 1)
+def restaurant_count(value: Any) -> int:
+    """`--restaurants` checked: a whole number from MIN_BAY_N to MAX_BAY_N."""
+    text = str(value).replace("_", "").replace(",", "")
+    if not text.isdigit() or not MIN_BAY_N <= int(text) <= MAX_BAY_N:
+        raise RecsysError(
+            f"--restaurants {value!r} is not a whole number from {MIN_BAY_N:,} to {MAX_BAY_N:,}."
+        )
+    return int(text)
 
 
-def bay_area(settings: Settings, model: TrainedModel, dataset: Dataset, report: ProgressFn) -> dict:
-    """FLAT vs HNSW at 100,000 restaurants: load time, latency, recall@10."""
+def _used_memory(settings: Settings) -> int:
+    return int(server.client(settings).info("memory")["used_memory"])
+
+
+def bay_area(
+    settings: Settings,
+    model: TrainedModel,
+    dataset: Dataset,
+    report: ProgressFn,
+    *,
+    n: int = BAY_N,
+    profile: bool = False,
+) -> dict:
+    """FLAT vs HNSW at n restaurants: load, memory, latency, NumPy reference, throughput,
+    recall@10 (and FT.PROFILE of the filters with `profile`)."""
     from recsys.data import synth
-    from recsys.serving import server
 
-    frame = synth.generate_bay_area(BAY_N, seed=0)
-    report(Progress("bench", 0, 4, f"embedding {len(frame)} generated restaurants"))
-    vectors = model.embed_restaurants(frame)
+    frame = synth.generate_bay_area(n, seed=0)
+    report(Progress("bench", 0, 4, f"embedding {len(frame):,} generated restaurants"))
+    vectors = np.asarray(model.embed_restaurants(frame), dtype=np.float32)
     users = dataset.users.head(RECALL_QUERIES).reset_index(drop=True)
     user_vectors = model.embed_users(users)
     spaces = {
         a: replace(settings, namespace=f"{settings.namespace}-b{a}") for a in ("flat", "hnsw")
     }
     out: dict[str, Any] = {"restaurants": len(frame)}
+    reference = _Reference(frame, vectors)
+    top10: dict[str, list[set[str]]] = {}
     try:
+        # One index at a time (the previous one is dropped first): at 1,000,000
+        # restaurants one takes about 9 GB. Recall compares the top 10s of each.
         for algorithm, space in spaces.items():
-            report(Progress("bench", 1, 4, f"loading {algorithm}"))
-            load_s = _publish_bay(space, frame, vectors, users, user_vectors, algorithm, report)
-            out[algorithm] = {"load_s": load_s, **_bay_latency(space, users)}
-        out["hnsw_recall_at_10"] = _recall(spaces["flat"], spaces["hnsw"], user_vectors)
+            report(Progress("bench", 1, 4, f"loading {len(frame):,} restaurants, {algorithm}"))
+            before = _used_memory(space)
+            start = time.perf_counter()
+            index.publish(space, frame, vectors, users, user_vectors, {}, "bench",
+                          algorithm=algorithm, progress=report)  # fmt: skip
+            load_s = time.perf_counter() - start
+            report(Progress("bench", 2, 4, f"timing {algorithm}"))
+            out[algorithm] = {
+                "load_s": round(load_s, 1),
+                "restaurants_per_s": round(len(frame) / load_s),
+                "memory_bytes_per_restaurant": round((_used_memory(space) - before) / len(frame)),
+                **_bay_latency(space, users, reference),
+                "throughput_qps": _throughput(space, users),
+            }
+            top10[algorithm] = _top10(space, user_vectors)
+            if profile and algorithm == "flat":
+                out["profile"] = profile_filters(space, users)
+            # A 1,000,000 run takes about an hour: what is measured so far, in one line.
+            print(f"bench: {algorithm} at {len(frame):,}: {json.dumps(out[algorithm])}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            server.drop_namespace(server.client(space), space.namespace)
+        found = sum(len(a & b) for a, b in zip(top10["flat"], top10["hnsw"], strict=True))
+        out["hnsw_recall_at_10"] = round(found / (10 * len(user_vectors)), 4)
     finally:
         for space in spaces.values():
             server.drop_namespace(server.client(space), space.namespace)
     return out
 
 
-def _bay_latency(settings: Settings, users) -> dict:
-    """recommend with all filters (and the same bare FT.SEARCH) and with none, interleaved."""
+BAY_FILTERS = replace(ALL_FILTERS, lat=37.60, lon=-122.20, radius_m=20_000, exclude_visited=False)
+
+
+class _Reference:
+    """The same filtered top-k by brute force in NumPy: vectors and filter columns in memory.
+
+    Opening hours are evaluated once per distinct set of intervals with `hours.is_open`
+    (the generator shares a few templates, as chains do), then looked up per row.
+    """
+
+    def __init__(self, frame: Any, vectors: np.ndarray) -> None:
+        self.ids = frame["id"].to_numpy()
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.vectors = (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
+        self.lat = np.radians(frame["lat"].to_numpy(dtype=np.float64))
+        self.lon = np.radians(frame["lon"].to_numpy(dtype=np.float64))
+        self.cos_lat = np.cos(self.lat)
+        self.price = frame["price"].to_numpy()
+        self.rating = frame["rating"].to_numpy(dtype=np.float64)
+        kinds: dict[Any, int] = {}
+        self.hours_kind = np.array(
+            [kinds.setdefault(iv, len(kinds)) for iv in frame["intervals"]], dtype=np.int32
+        )
+        self.kinds = list(kinds)
+
+    def top_k(self, filters: Filters, vector: np.ndarray) -> list[str]:
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.radius_m is not None:
+            lat0, lon0 = np.radians(filters.lat), np.radians(filters.lon)
+            a = (
+                np.sin((self.lat - lat0) / 2) ** 2
+                + np.cos(lat0) * self.cos_lat * np.sin((self.lon - lon0) / 2) ** 2
+            )
+            mask &= 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1, a))) <= (filters.radius_m)
+        if filters.at is not None:
+            open_kinds = np.array([bool(hours.is_open(iv, filters.at)) for iv in self.kinds])
+            mask &= open_kinds[self.hours_kind]
+        if filters.min_price is not None or filters.max_price is not None:
+            low, high = filters.min_price or 1, filters.max_price or 4
+            mask &= (self.price >= low) & (self.price <= high)
+        if filters.min_rating is not None:
+            mask &= self.rating >= filters.min_rating
+        rows = np.flatnonzero(mask)
+        scores = self.vectors[rows] @ (vector / np.linalg.norm(vector))
+        k = min(filters.k, len(rows))
+        best = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
+        return [str(self.ids[rows[i]]) for i in best[np.argsort(-scores[best])]]
+
+
+def _bay_latency(settings: Settings, users, reference: _Reference) -> dict:
+    """recommend with all filters (and the same bare FT.SEARCH), with none, and the NumPy
+    reference of the filtered query, interleaved."""
     user_id = str(users["user_id"].iloc[0])
-    filters = replace(ALL_FILTERS, lat=37.60, lon=-122.20, radius_m=20_000, exclude_visited=False)
+    filters = BAY_FILTERS.validate()
     unfiltered = Filters(k=10)
-    vector = np.asarray(index.get_user(settings, user_id)["embedding"], np.float32).tobytes()
+    user_vector = np.asarray(index.get_user(settings, user_id)["embedding"], np.float32)
+    vector = user_vector.tobytes()
+    served = [r["id"] for r in recommend(settings, filters, user_id=user_id).results]
+    same = served == reference.top_k(filters, user_vector)
     return {
         "latency_ms": _interleaved(
             {
                 "recommend_all_filters": lambda: recommend(settings, filters, user_id=user_id),
-                "ft_search_all_filters": _bare_search(
-                    settings, search_args(filters.validate()), vector
-                ),
+                "ft_search_all_filters": _bare_search(settings, search_args(filters), vector),
                 "recommend_no_filter": lambda: recommend(settings, unfiltered, user_id=user_id),
+                "numpy_all_filters": lambda: reference.top_k(filters, user_vector),
             },
-            BAY_ITERATIONS,
+            _scaled(BAY_ITERATIONS, settings),
             warm_up=5,
-        )
+        ),
+        "numpy_same_top_k": same,
     }
 
 
-def _recall(flat: Settings, hnsw: Settings, user_vectors: np.ndarray) -> float:
-    """Mean overlap of HNSW's unfiltered top 10 with FLAT's exact top 10."""
-    found = 0
-    for vector in user_vectors:
-        exact = recommend(flat, Filters(k=10), vector=vector).results
-        approx = recommend(hnsw, Filters(k=10), vector=vector).results
-        found += len({r["id"] for r in exact} & {r["id"] for r in approx})
-    return round(found / (10 * len(user_vectors)), 4)
+def _scaled(count: int, settings: Settings) -> int:
+    """`count` at 100,000 restaurants, fewer (at least a tenth) for larger catalogues."""
+    n = index.require_live(settings)["restaurants"]
+    return max(count // 10, count * BAY_N // max(n, BAY_N))
+
+
+def _throughput(settings: Settings, users) -> dict[str, float]:
+    """Queries/s of recommend (all filters, and none) from CLIENTS threads, loopback."""
+    ids = [str(u) for u in users["user_id"]]
+    out = {}
+    per_client = _scaled(THROUGHPUT_QUERIES, settings) // CLIENTS
+    for name, filters in (("all_filters", BAY_FILTERS), ("no_filter", Filters(k=10))):
+        for user_id in ids[:CLIENTS]:  # vectors cached before the clock starts
+            recommend(settings, filters, user_id=user_id)
+
+        def client(i: int, filters: Filters = filters) -> None:
+            for _ in range(per_client):
+                recommend(settings, filters, user_id=ids[i])
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        out[name] = round(per_client * CLIENTS / (time.perf_counter() - start), 1)
+    return out
+
+
+def _top10(settings: Settings, user_vectors: np.ndarray) -> list[set[str]]:
+    """The unfiltered top 10 ids for each vector (FLAT: exact; HNSW: approximate)."""
+    return [
+        {r["id"] for r in recommend(settings, Filters(k=10), vector=v).results}
+        for v in user_vectors
+    ]
+
+
+# --- FT.PROFILE ----------------------------------------------------------------------------
+
+PROFILE_FILTERS = {
+    "none": Filters(k=10),
+    "location": Filters(lat=BAY_FILTERS.lat, lon=BAY_FILTERS.lon, radius_m=BAY_FILTERS.radius_m),
+    "open_at": Filters(at=BAY_FILTERS.at),
+    "price": Filters(min_price=BAY_FILTERS.min_price, max_price=BAY_FILTERS.max_price),
+    "rating": Filters(min_rating=BAY_FILTERS.min_rating),
+    "all": BAY_FILTERS,
+}
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, dict):
+        return {_text(k): _text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return value
+
+
+def _tree(node: dict | None, depth: int = 0, max_depth: int = 2) -> str:
+    """One line per iterator down to `max_depth`: type, time, results, children."""
+    if node is None:
+        return "  " * depth + "(empty)"
+    children = node.get("Child iterators") or (
+        [node["Child iterator"]] if "Child iterator" in node else []
+    )
+    label = node["Type"] + (f"/{node['Query type']}" if node.get("Query type") else "")
+    extra = f", {node['Batches number']} batches" if "Batches number" in node else ""
+    extra += f", {len(children)} children" if len(children) > 1 else ""
+    line = f"{'  ' * depth}{label} {node.get('Time')} ms, {node.get('Counter')} results{extra}"
+    if depth >= max_depth:
+        return line
+    return "\n".join([line, *(_tree(child, depth + 1, max_depth) for child in children)])
+
+
+def profile_filters(settings: Settings, users) -> dict[str, dict[str, Any]]:
+    """FT.PROFILE of the Bay Area query with each filter alone and all together."""
+    conn = server.client(settings)
+    user = index.get_user(settings, str(users["user_id"].iloc[0]))
+    vector = np.asarray(user["embedding"], np.float32).tobytes()
+    out = {}
+    for name, filters in PROFILE_FILTERS.items():
+        args = search_args(filters.validate())
+        search = (keys.alias(settings), *args, "PARAMS", 2, "vector", vector)
+        timings = []
+        for _ in range(20):
+            start = time.perf_counter()
+            reply = conn.execute_command("FT.SEARCH", *search)
+            timings.append(time.perf_counter() - start)
+        count = conn.execute_command(
+            "FT.SEARCH", keys.alias(settings), args[0].split("=>")[0], "LIMIT", 0, 0,
+            "DIALECT", 2,
+        )  # fmt: skip
+        reply = _text(conn.execute_command("FT.PROFILE", search[0], "SEARCH", "QUERY", *search[1:]))
+        prof = reply["profile"] if isinstance(reply, dict) else reply[1]
+        if isinstance(prof, dict) and "Shards" in prof:
+            prof = prof["Shards"][0]
+        out[name] = {
+            "passing": _total(count),
+            "ms_p50": round(float(np.median(timings)) * 1000, 3),
+            "profile_ms": float(prof["Total profile time"]),
+            "iterators": _tree(prof["Iterators profile"][0]),
+            "query": args[0],
+        }
+    return out
+
+
+def _total(reply: Any) -> int:
+    return int(reply[b"total_results"] if isinstance(reply, dict) else reply[0])
 
 
 def run(
-    settings: Settings, progress: ProgressFn | None = None, *, quick: bool = False
+    settings: Settings,
+    progress: ProgressFn | None = None,
+    *,
+    quick: bool = False,
+    restaurants: int = BAY_N,
+    profile: bool = False,
 ) -> dict[str, Any]:
     """All figures as one dict (see the module docstring); `quick`: the default data only."""
     from recsys import pipeline
@@ -201,7 +408,7 @@ def run(
     if quick:
         return figures
     model = train.load_saved(settings, index.require_live(settings)["model_version"])
-    figures["bay_area"] = bay_area(settings, model, dataset, report)
+    figures["bay_area"] = bay_area(settings, model, dataset, report, n=restaurants, profile=profile)
     report(Progress("bench", 3, 4, "training the default model"))
     start = time.perf_counter()
     trained = train.train(dataset)
@@ -242,17 +449,47 @@ def _table(f: dict[str, Any]) -> str:
 
 
 def _bay_table(bay: dict[str, Any]) -> list[str]:
-    lines = [f"\nBay Area, {bay['restaurants']:,} restaurants: latency ms (load s)"]
+    lines = [f"\nBay Area, {bay['restaurants']:,} restaurants"]
+    for algorithm in ("flat", "hnsw"):
+        a = bay[algorithm]
+        lines.append(
+            f"{algorithm} load {a['load_s']:.1f} s ({a['restaurants_per_s']:,} restaurants/s), "
+            f"{a['memory_bytes_per_restaurant']:,} B of Redis memory per restaurant"
+        )
+    lines.append(f"{'latency ms':40}{'p50':>9}{'p99':>9}")
     for algorithm in ("flat", "hnsw"):
         for name, v in bay[algorithm]["latency_ms"].items():
             lines.append(f"{algorithm + ' ' + name:40}{v['p50']:9.3f}{v['p99']:9.3f}")
-        lines.append(f"{algorithm + ' load':40}{bay[algorithm]['load_s']:9.1f} s")
+        lat = bay[algorithm]["latency_ms"]
+        qps = bay[algorithm]["throughput_qps"]
+        lines.append(
+            f"{algorithm}: all filters / no filter p50 "
+            f"{lat['recommend_all_filters']['p50'] / lat['recommend_no_filter']['p50']:.2f}, "
+            f"/ NumPy {lat['recommend_all_filters']['p50'] / lat['numpy_all_filters']['p50']:.2f}; "
+            f"same top-k as NumPy: {bay[algorithm]['numpy_same_top_k']}; "
+            f"{CLIENTS} clients: {qps['all_filters']:,.0f} q/s all filters, "
+            f"{qps['no_filter']:,.0f} q/s none"
+        )
     lines.append(f"HNSW recall@10 vs FLAT: {bay['hnsw_recall_at_10']:.4f} (goal >= 0.95)")
+    if "profile" in bay:
+        lines.append("\nFT.PROFILE (FLAT), each filter alone and all together:")
+        for name, p in bay["profile"].items():
+            lines.append(
+                f"{name}: {p['passing']:,} pass, {p['ms_p50']:.2f} ms p50 "
+                f"(profiled {p['profile_ms']:.0f} ms)\n{p['iterators']}"
+            )
     return lines
 
 
 def bench_cli(args: argparse.Namespace, settings: Settings) -> int:
     """Print a readable table, or one JSON object with `--json`; `--quick`: default data only."""
-    figures = run(settings, progress=TextProgress(), quick=bool(getattr(args, "quick", False)))
+    restaurants = restaurant_count(getattr(args, "restaurants", None) or BAY_N)
+    figures = run(
+        settings,
+        progress=TextProgress(),
+        quick=bool(getattr(args, "quick", False)),
+        restaurants=restaurants,
+        profile=bool(getattr(args, "profile", False)),
+    )
     print(json.dumps(figures) if args.json else _table(figures), file=sys.stdout)
     return 0

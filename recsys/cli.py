@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick", action="store_true", help="only the default data (skip 100k and training)"
     )
+    p.add_argument(
+        "--restaurants",
+        metavar="N",
+        help="generated Bay Area restaurants to load (default 100,000; 1,000-2,000,000)",
+    )
+    p.add_argument(
+        "--profile", action="store_true", help="add FT.PROFILE of each filter (Bay Area, FLAT)"
+    )
 
     p = sub.add_parser("redis", help="manage the embedded Redis")
     p.add_argument("action", choices=["start", "stop", "status"])

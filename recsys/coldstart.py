@@ -159,8 +159,10 @@ def _add_live(
         if conn.exists(key):
             raise RecsysError(f"{kind[:-1]} id {item_id!r} is already served.")
         doc, live_fields = build(live)
+        # The document first (served from now on), then the control keys in one MULTI:
+        # they share a hash tag, documents do not (cluster-safe; docs/redis-layout.md).
+        conn.json().set(key, "$", doc)
         pipe = conn.pipeline(transaction=True)
-        pipe.json().set(key, "$", doc)
         pipe.hincrby(keys.live(settings), kind, 1)
         if live_fields:
             pipe.hset(keys.live(settings), mapping=live_fields)

@@ -147,9 +147,9 @@ def prepare(
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Redis up, data, users, interactions; train only without a saved model for this
-    data; load the index only when none is live, it was made by another model, or it
-    uses another vector algorithm than `settings.algorithm`. Clears what a killed load
-    or retrain left behind.
+    data; load the index only when none is live, it was made by another model or another
+    index schema, or it uses another vector algorithm than `settings.algorithm`. Clears
+    what a killed load or retrain left behind.
 
     The model kept is the live one when it fits the data (a retrain killed after its
     swap stays live), else the newest saved model that fits.
@@ -168,6 +168,7 @@ def prepare(
         live is None
         or live["model_version"] != model.version
         or live["algorithm"] != settings.algorithm
+        or live["schema"] != index.schema_fingerprint()
     )
     if loaded or _leftovers(settings, live):
         with index.load_lock(settings, what="load", progress=report):
@@ -289,10 +290,10 @@ def retrain(
         RecsysError: another load/retrain is running (the message names it), bad data,
             or a failed load; the served index and its saved model stay as they were.
     """
-    from recsys.model import saved, train
-
     report = progress or no_progress
     with index.load_lock(settings, what="retrain", owner=owner, progress=report):
+        from recsys.model import saved, train  # PyTorch loads after the lock is taken
+
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report)
         base = dataset

@@ -160,3 +160,67 @@ class StringPopup(MacroElement):
         super().__init__()
         self._name = "StringPopup"
         self.html = html
+
+
+# --- whose taste: the user's match score for every place, and where they have been ------
+
+# Low -> high match: pale grey-blue to deep orange (readable on the light tiles).
+_TASTE_RAMP = ("#c6d3e6", "#f3d9a4", "#f5a25d", "#e4572e", "#a4161a")
+
+
+def taste_colour(score: float, low: float, high: float) -> str:
+    """The ramp colour of `score` within [low, high] (the user's own range of scores)."""
+    if high <= low:
+        return _TASTE_RAMP[-1]
+    step = (score - low) / (high - low) * (len(_TASTE_RAMP) - 1)
+    return _TASTE_RAMP[int(min(max(step, 0), len(_TASTE_RAMP) - 1))]
+
+
+def taste_layer(places: Sequence[Any], layer: folium.FeatureGroup) -> None:
+    """Every place as a dot coloured by this user's match score (a taste map of the city)."""
+    if not places:
+        return
+    values = [p.score for p in places]
+    low, high = min(values), max(values)
+    points = [
+        [
+            p.lat,
+            p.lon,
+            taste_colour(p.score, low, high),
+            f"{escape(p.name)} · match {p.score:.2f}",
+            5,
+        ]
+        for p in reversed(places)  # best drawn last, on top
+    ]
+    layer.add_child(PointsLayer(points))
+
+
+def visits_layer(places: Sequence[Any], layer: folium.FeatureGroup) -> None:
+    """The user's past visits as dark rings."""
+    points = [[p.lat, p.lon, "#1f2933", f"visited: {escape(p.name)}", 7] for p in places]
+    if points:
+        layer.add_child(PointsLayer(points, ring=True))
+
+
+class PointsLayer(MacroElement):
+    """Many small circle markers drawn from one data array (one JS loop, not one folium
+    object each). Each point is [lat, lon, colour, tooltip HTML (already escaped), radius];
+    the array goes through `tojson`, which is safe inside a script."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "(function () { var pts = {{ this.points|tojson }};"
+        " for (var i = 0; i < pts.length; i++) { var p = pts[i];"
+        " L.circleMarker([p[0], p[1]], {radius: p[4], weight: {{ this.weight }},"
+        " color: {{ this.stroke|tojson }}, fillColor: p[2], fillOpacity: {{ this.fill }}})"
+        ".bindTooltip(p[3]).addTo({{ this._parent.get_name() }}); } })();"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, points: list[list[Any]], *, ring: bool = False) -> None:
+        super().__init__()
+        self._name = "PointsLayer"
+        self.points = points
+        self.weight = 3 if ring else 1
+        self.stroke = "#1f2933" if ring else "#ffffff"
+        self.fill = 0.0 if ring else 0.85

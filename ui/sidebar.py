@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+import redis
 import streamlit as st
 
 from recsys.config import TIMEZONE
@@ -108,9 +109,30 @@ def key_metrics(metrics: dict[str, Any], model_version: str) -> dict[str, str]:
     return shown
 
 
+def retrain_elsewhere() -> dict[str, Any] | None:
+    """Who holds the load lock for a retrain started outside this app process, or None.
+
+    The lock lives in Redis, so a retrain started by another app process or the CLI is
+    seen here too (this process's own job is shown by `_retrain_panel`).
+    """
+    from recsys.serving import index
+
+    if retrain.running() is not None:
+        return None
+    with contextlib.suppress(RecsysError, redis.RedisError):
+        holder = index.lock_holder(state.settings())
+        if holder and holder.get("what") == "retrain":
+            return holder
+    return None
+
+
 def _retrain_button() -> None:
     from recsys.model.towers import ModelConfig
 
+    elsewhere = retrain_elsewhere()
+    if elsewhere is not None:
+        _watch_elsewhere(elsewhere)
+        return
     job = retrain.running()
     epochs = st.number_input(
         "Max epochs",
@@ -128,6 +150,25 @@ def _retrain_button() -> None:
             return
         st.session_state["retrain_job"] = job.id
         st.rerun()
+
+
+def _watch_elsewhere(holder: dict[str, Any]) -> None:
+    """Say that another process is retraining, and look again until it has finished."""
+
+    @st.fragment(run_every=POLL_S)
+    def watch() -> None:
+        if retrain_elsewhere() is None:
+            state.clear()  # a new model may be live: every cache of the old one goes
+            st.rerun()
+        st.info(
+            f"Retraining… (started by {holder.get('owner', 'another process')} at "
+            f"{_when(holder.get('started'))}); the map keeps the current model. "
+            "A second retrain is refused until it has finished.",
+            icon="⏳",
+        )
+        st.button("Retrain model", key="retrain_busy", disabled=True, width="stretch")
+
+    watch()
 
 
 def _retrain_panel() -> None:

@@ -107,6 +107,22 @@ def users(info: dict[str, Any]) -> pd.DataFrame:
     return frame.sort_values("name", kind="stable", ignore_index=True)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def taste(user_id: str, version: int) -> list[Any]:
+    """The user's match score for every place (cached per user and live version)."""
+    from recsys.serving import taste as whose
+
+    return whose.scores(settings(), user_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def visits(user_id: str, version: int) -> list[Any]:
+    """The places the user visited (cached per user and live version)."""
+    from recsys.serving import taste as whose
+
+    return whose.visits(settings(), user_id)
+
+
 def user_profile(user_id: str) -> dict[str, Any]:
     """One user's live document: profile fields and `visited` (read fresh each time)."""
     from recsys.serving import index
@@ -138,6 +154,8 @@ def clear() -> None:
     """Forget everything derived from the model and data (after a retrain or a new record)."""
     _live_table.clear()
     _saved_model.clear()
+    taste.clear()
+    visits.clear()
 
 
 def require_model() -> TrainedModel:

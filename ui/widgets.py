@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -15,10 +16,28 @@ ANY_TIME, NOW, PICK = "any time", "now", "pick a day and time"
 _TIMES = [time(h, m) for h in range(24) for m in (0, 15, 30, 45)]
 
 
+WARM_VISITS = 5  # the first screen should show personalisation: a user with a history
+
+
+def default_user(users: pd.DataFrame) -> int:
+    """Row of the first user (in the table's order) with several past visits, else the
+    one with the most; 0 for an empty table or one without visits."""
+    if users.empty or "visited" not in users:
+        return 0
+    visits = users["visited"].map(lambda v: len(v) if isinstance(v, list) else 0).to_numpy()
+    warm = (visits >= WARM_VISITS).nonzero()[0]
+    return int(warm[0]) if len(warm) else int(visits.argmax())
+
+
 def user_picker(users: pd.DataFrame, key: str = "user") -> str:
-    """A selectbox searchable by name, shown as "Name (user_id)"; returns the user_id."""
+    """A selectbox searchable by name, shown as "Name (user_id)"; returns the user_id.
+
+    It starts on a user with past visits (`default_user`), so the first screen shows
+    what personalisation does."""
     ids = users["user_id"].astype(str).tolist()
     names = dict(zip(ids, users["name"].astype(str), strict=True))
+    if ids and st.session_state.get(key) not in names:  # first run, or the user is gone
+        st.session_state[key] = ids[default_user(users)]
     return st.selectbox(
         "Who is eating?", ids, key=key, format_func=lambda uid: f"{names[uid]} ({uid})"
     )
@@ -55,12 +74,14 @@ def _age(birthdate: Any) -> str:
 
 def radius_control(key: str = "radius_km") -> float:
     """Search radius in metres."""
-    km = st.slider("Radius (km)", 0.25, 10.0, 2.0, 0.25, key=key)
+    st.session_state.setdefault(key, 2.0)  # default here, so a shared link may preset it
+    km = st.slider("Radius (km)", 0.25, 10.0, step=0.25, key=key)
     return km * 1000.0
 
 
 def price_control(key: str = "price") -> tuple[int, int]:
     """(min, max) price level 1-4, shown as $–$$$$."""
+    # `value` makes it a range slider; a shared link may have preset the state (ui/share.py).
     low, high = st.select_slider(
         "Price", options=[1, 2, 3, 4], value=(1, 4), format_func=fmt.price, key=key
     )
@@ -68,7 +89,8 @@ def price_control(key: str = "price") -> tuple[int, int]:
 
 
 def rating_control(key: str = "min_rating") -> float:
-    return float(st.slider("Minimum rating", 0.0, 5.0, 0.0, 0.5, key=key))
+    st.session_state.setdefault(key, 0.0)
+    return float(st.slider("Minimum rating", 0.0, 5.0, step=0.5, key=key))
 
 
 def cuisine_control(options: list[str], key: str = "cuisines") -> list[str]:
@@ -85,26 +107,21 @@ def open_at_control(key: str = "open_at") -> datetime | None:
         st.caption(fmt.sf_now_label(now))
         return now
     day_col, time_col = st.columns(2)
+    st.session_state.setdefault(f"{key}_day", now.weekday())
+    st.session_state.setdefault(f"{key}_time", time(20, 0))
     day = day_col.selectbox(
-        "Day",
-        range(7),
-        index=now.weekday(),
-        key=f"{key}_day",
-        format_func=lambda d: fmt.DAY_NAMES[d],
+        "Day", range(7), key=f"{key}_day", format_func=lambda d: fmt.DAY_NAMES[d]
     )
     clock = time_col.selectbox(
-        "Time",
-        _TIMES,
-        index=_TIMES.index(time(20, 0)),
-        key=f"{key}_time",
-        format_func=lambda t: t.strftime("%H:%M"),
+        "Time", _TIMES, key=f"{key}_time", format_func=lambda t: t.strftime("%H:%M")
     )
     date = now.date() + timedelta(days=(day - now.weekday()) % 7)
     return datetime.combine(date, clock, tzinfo=TIMEZONE)
 
 
 def k_control(key: str = "k") -> int:
-    return int(st.slider("Number of results", 1, 50, 10, key=key))
+    st.session_state.setdefault(key, 10)
+    return int(st.slider("Number of results", 1, 50, key=key))
 
 
 # How each filter is named to a person, and the relaxation that would let more through.
@@ -136,6 +153,31 @@ def empty_state(passing: dict[str, int] | None, total: int, found: int) -> None:
     tightest = min(passing, key=passing.__getitem__)
     hint = _FILTER_TEXT.get(tightest, (tightest, f"relax the {tightest} filter"))[1]
     st.info(f"The tightest filter is **{_FILTER_TEXT.get(tightest, (tightest,))[0]}**: {hint}.")
+    relax = _RELAX.get(tightest)
+    if relax is not None:
+        label, change = relax
+        st.button(label, key=f"relax_{tightest}", on_click=change, type="primary")
+
+
+def _set(**values: Any) -> Callable[[], None]:
+    def change() -> None:
+        for key, value in values.items():
+            st.session_state[key] = value(st.session_state.get(key)) if callable(value) else value
+
+    return change
+
+
+# One click that relaxes the tightest filter (widget keys of the Recommend page).
+_RELAX: dict[str, tuple[str, Callable[[], None]]] = {
+    "open_at": ("Show places at any time", _set(open_at_mode=ANY_TIME)),
+    "location": (
+        "Widen the radius",
+        _set(radius_km=lambda km: min(10.0, max(0.5, 2 * float(km or 2.0)))),
+    ),
+    "price": ("Any price", _set(price=(1, 4))),
+    "rating": ("Any rating", _set(min_rating=0.0)),
+    "cuisines": ("All cuisines", _set(cuisines=[])),
+}
 
 
 def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:

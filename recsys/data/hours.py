@@ -1,4 +1,4 @@
-"""Opening hours: parsing, open-at, closes-at and the Redis slot encoding.
+"""Opening hours: parsing, open-at, closes-at and the Redis TAG encoding of open-at.
 
 One source of truth for the rules (docs/hours.md):
 
@@ -11,7 +11,8 @@ One source of truth for the rules (docs/hours.md):
 
 Open at local (day d, minute m) iff some interval of day d has `open <= m < close`,
 or some interval of the previous day p has `open <= m + 1440 < close`. `is_open`
-and the Redis filter built from `open_conditions` use exactly this rule.
+and the Redis filter built from `open_tokens` / `open_query_tokens` use exactly this
+rule (see "the open-at TAG encoding" below).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from recsys.config import TIMEZONE
@@ -188,43 +190,70 @@ def _week_end(interval: Interval, week_minute: int) -> int:
     return end
 
 
-def slot_fields(intervals: Iterable[Interval] | None) -> dict[str, int]:
-    """The Redis numeric fields `{day}_open_{j}` / `{day}_close_{j}` (-1 when empty).
+# --- the open-at TAG encoding ------------------------------------------------------------
+#
+# Each place's open minutes of the week (Monday 00:00 = 0 … 10079, wall-clock time) as
+# TAG tokens at three levels: a whole hour "h{H}" (H = week minute // 60), a whole quarter
+# hour "q{Q}" inside a partly open hour, and a single minute "m{M}" inside a partly open
+# quarter. Each open minute is covered by exactly one level, so "open at week minute W"
+# is the union of three posting lists: h{W // 60} | q{W // 15} | m{W}. An interval of day
+# d covers week minutes d*1440 + open … d*1440 + close - 1, modulo a week (Sunday's
+# overnight hours run into Monday), which is the same set of (day, minute) pairs as
+# `_contains`: `is_open` and the tokens agree exactly (tests/unit/test_hours.py checks
+# every minute of the week).
 
-    Unknown hours (`None`) give -1 everywhere, so they never match an open-at filter.
-    """
-    fields = {}
-    for day in DAYS:
-        for j in range(SLOTS_PER_DAY):
-            fields[f"{day}_open_{j}"] = -1
-            fields[f"{day}_close_{j}"] = -1
-    used = [0] * 7
-    for day, open_min, close_min in sorted(intervals or ()):
-        j = used[day]
-        if j >= SLOTS_PER_DAY:
-            raise RecsysError(
-                f"hours for {DAYS[day]}: more than the {SLOTS_PER_DAY} intervals a day supported."
-            )
-        fields[f"{DAYS[day]}_open_{j}"] = open_min
-        fields[f"{DAYS[day]}_close_{j}"] = close_min
-        used[day] += 1
-    return fields
+OPEN_TAG_SEPARATOR = ","
+_HOUR, _QUARTER = 60, 15
 
 
-def open_conditions(at: datetime | None = None) -> list[tuple[str, str, int]]:
-    """The (open_field, close_field, minute) triples meaning "open at `at`".
+def open_minutes(intervals: Iterable[Interval] | None) -> bytearray:
+    """A week of minutes (index 0 … 10079), 1 where the place is open by `_contains`'s rule."""
+    week = bytearray(MINUTES_PER_WEEK)
+    for day, open_min, close_min in intervals or ():
+        start, end = day * MINUTES_PER_DAY + open_min, day * MINUTES_PER_DAY + close_min
+        week[start : min(end, MINUTES_PER_WEEK)] = b"\x01" * (min(end, MINUTES_PER_WEEK) - start)
+        if end > MINUTES_PER_WEEK:  # Sunday's overnight hours run into Monday
+            week[: end - MINUTES_PER_WEEK] = b"\x01" * (end - MINUTES_PER_WEEK)
+    return week
 
-    Open iff for any triple: `open_field <= minute < close_field`. The first
-    `SLOTS_PER_DAY` triples are today's slots at today's minute, the rest are the
-    previous day's slots at minute + 1440 (intervals running past midnight).
-    """
+
+_FULL_HOUR, _FULL_QUARTER = b"\x01" * _HOUR, b"\x01" * _QUARTER
+_EMPTY_HOUR = bytes(_HOUR)
+
+
+def open_tokens(intervals: Iterable[Interval] | None) -> list[str]:
+    """The TAG tokens of the open week minutes (in week order); [] if never open."""
+    return list(_open_tokens(None if intervals is None else tuple(map(tuple, intervals))))
+
+
+@lru_cache(maxsize=4096)
+def _open_tokens(intervals: tuple[Interval, ...] | None) -> tuple[str, ...]:
+    # Cached: many places share their hours (chains, generated templates).
+    week = open_minutes(intervals)
+    tokens: list[str] = []
+    for hour in range(MINUTES_PER_WEEK // _HOUR):
+        base = hour * _HOUR
+        chunk = week[base : base + _HOUR]
+        if chunk == _FULL_HOUR:
+            tokens.append(f"h{hour}")
+            continue
+        if chunk == _EMPTY_HOUR:
+            continue
+        for first in range(base, base + _HOUR, _QUARTER):
+            if week[first : first + _QUARTER] == _FULL_QUARTER:
+                tokens.append(f"q{first // _QUARTER}")
+            else:
+                tokens.extend(f"m{m}" for m in range(first, first + _QUARTER) if week[m])
+    return tuple(tokens)
+
+
+def open_tag(intervals: Iterable[Interval] | None) -> str:
+    """`open_tokens` as one TAG string (what the document stores; "" = never open)."""
+    return OPEN_TAG_SEPARATOR.join(open_tokens(intervals))
+
+
+def open_query_tokens(at: datetime | None = None) -> tuple[str, str, str]:
+    """The three tokens, one of which a place open at `at` (SF time) has."""
     day, minute = _day_minute(at)
-    previous = DAYS[(day - 1) % 7]
-    today = [
-        (f"{DAYS[day]}_open_{j}", f"{DAYS[day]}_close_{j}", minute) for j in range(SLOTS_PER_DAY)
-    ]
-    carried = [
-        (f"{previous}_open_{j}", f"{previous}_close_{j}", minute + MINUTES_PER_DAY)
-        for j in range(SLOTS_PER_DAY)
-    ]
-    return today + carried
+    week_minute = day * MINUTES_PER_DAY + minute
+    return (f"h{week_minute // _HOUR}", f"q{week_minute // _QUARTER}", f"m{week_minute}")

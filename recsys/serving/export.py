@@ -2,8 +2,8 @@
 
 Restaurants: ids, attributes, hours exactly as in the source record and (with
 `--with-embeddings`) the embeddings as served. Users: profiles, the ids visited
-in training and (optionally) embeddings. The index's derived fields (hours slots,
-the "lon,lat" location string) are left out: they are encodings, not data.
+in training and (optionally) embeddings. The index's derived fields (open-at and
+grid-cell tags, the "lon,lat" location string) are left out: they are encodings.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import sys
 from typing import Any
 
 from recsys.config import Settings
-from recsys.data import hours
 from recsys.serving import index
 
-_DERIVED = {"location", "intervals", *hours.slot_fields(None)}
+_DERIVED = {"location", "intervals", "open", "cells"}
 
 
 def export_restaurants(settings: Settings, *, with_embeddings: bool = False) -> dict[str, Any]:

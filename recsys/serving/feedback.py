@@ -3,11 +3,11 @@
 Storage (key names: `keys.py`, docs/redis-layout.md). Feedback is not versioned, so a
 retrain or reload never drops it:
 
-- `ns:feedback:user:{user_id}`: restaurant id -> JSON `{label, time, source, seq}`;
+- `{ns}:feedback:user:{user_id}`: restaurant id -> JSON `{label, time, source, seq}`;
   one field per place, so the latest label per (user, restaurant) wins;
-- `ns:feedback:users`: user_id -> seq of the user's latest change (what the serving
+- `{ns}:feedback:users`: user_id -> seq of the user's latest change (what the serving
   path compares with the seq its cached vector was computed under);
-- `ns:feedback:seq`: a counter numbering every change. A retrain reads it first and
+- `{ns}:feedback:seq`: a counter numbering every change. A retrain reads it first and
   trains on the records numbered up to it; anything numbered after is "not yet seen"
   by that model (and still applied online), so a write racing a retrain is never lost.
 

@@ -3,8 +3,8 @@
 No server is needed here: `Filters.validate` checks every value and names the first
 bad one; `filter_parts` turns validated filters into one RedisVL expression per
 filter (values escaped by RedisVL); `search_args` renders the one filtered KNN query.
-The open-at filter comes from `hours.open_conditions`, so it is exact to the minute
-inside Redis and top-k is exact (FLAT).
+The open-at filter comes from `hours.open_query_tokens` and the radius from
+`geocells.cover`, both exact inside Redis, so top-k is exact (FLAT).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from redisvl.query.filter import FilterExpression, Geo, GeoRadius, Num, Tag
 from recsys.config import EMBEDDING_DIM
 from recsys.data import hours
 from recsys.errors import RecsysError
+from recsys.serving import geocells
 
 MAX_K = 100
 MAX_RADIUS_M = 50_000.0
@@ -154,16 +155,9 @@ def filter_parts(filters: Filters, visited: Sequence[str] = ()) -> dict[str, Fil
     """One RedisVL expression per filter given (validated `filters`), by `FILTER_NAMES`."""
     parts: dict[str, FilterExpression] = {}
     if filters.radius_m is not None:
-        area = GeoRadius(filters.lon, filters.lat, filters.radius_m, unit="m")
-        parts["location"] = Geo("location") == area
+        parts["location"] = _radius(filters.lat, filters.lon, filters.radius_m)
     if filters.at is not None:
-        parts["open_at"] = reduce(
-            lambda a, b: a | b,
-            (
-                (Num(o) <= minute) & (Num(c) > minute)
-                for o, c, minute in hours.open_conditions(filters.at)
-            ),
-        )
+        parts["open_at"] = Tag("open") == list(hours.open_query_tokens(filters.at))
     if filters.min_price is not None or filters.max_price is not None:
         low, high = filters.min_price or 1, filters.max_price or 4
         parts["price"] = Num("price").between(int(low), int(high))
@@ -174,6 +168,31 @@ def filter_parts(filters: Filters, visited: Sequence[str] = ()) -> dict[str, Fil
     if filters.exclude_visited and visited:
         parts["not_visited"] = Tag("id") != list(visited)
     return parts
+
+
+def _radius(lat: float, lon: float, radius_m: float) -> FilterExpression:
+    """Exactly Redis's GEO radius filter, checked only in the cells crossing the edge.
+
+    Places in grid cells wholly inside the circle pass on a TAG match; places in cells
+    crossing its edge also need the GEO check (`geocells.cover`).
+    """
+    exact = Geo("location") == GeoRadius(lon, lat, radius_m, unit="m")
+    cover = geocells.cover(lat, lon, radius_m)
+    if cover is None:
+        return exact
+    inner, border = cover
+    pieces = [Tag("cells") == list(inner)] if inner else []
+    if border:
+        pieces.append((Tag("cells") == list(border)) & exact)
+    return reduce(lambda a, b: a | b, pieces)
+
+
+def hybrid_policy(filters: Filters) -> str | None:
+    """ADHOC_BF (distances of the passing places only) for selective filters, else Redis's
+    choice: a radius or cuisines let through a small part of a large catalogue, and then
+    scoring only those beats BATCHES, which scans every vector per batch (see
+    docs/filtered-search.md)."""
+    return "ADHOC_BF" if filters.radius_m is not None or filters.cuisines else None
 
 
 def combine(parts: dict[str, FilterExpression]) -> FilterExpression | None:
@@ -192,6 +211,7 @@ def build_query(
         return_fields=fields,
         filter_expression=_filter_string(filters, tuple(visited)),
         num_results=filters.k,
+        hybrid_policy=hybrid_policy(filters),
     )
 
 

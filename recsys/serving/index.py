@@ -9,6 +9,7 @@ This module must not import PyTorch (the recommend path imports it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -35,7 +36,7 @@ from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
 from recsys.data import hours
 from recsys.errors import BusyError, NotLoadedError, RecsysError
 from recsys.progress import Progress, ProgressFn, no_progress
-from recsys.serving import keys
+from recsys.serving import geocells, keys
 from recsys.serving.server import client, pid_alive, unlink_matching
 
 if TYPE_CHECKING:
@@ -58,9 +59,15 @@ def _schema_dict() -> dict[str, Any]:
             f"schema.yaml declares {vector['attrs']['dims']}-d embeddings but the model "
             f"makes {EMBEDDING_DIM}-d ones."
         )
-    slots = [{"name": name, "type": "numeric"} for name in hours.slot_fields(None)]
-    schema["fields"] = schema["fields"] + slots
     return schema
+
+
+@lru_cache(maxsize=1)
+def schema_fingerprint() -> str:
+    """A digest of the index schema: a live index made with another one (e.g. before the
+    filter encodings changed) cannot serve this code's queries and is reloaded."""
+    text = json.dumps(_schema_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def schema_for(name: str, prefix: str, *, algorithm: str = "flat") -> IndexSchema:
@@ -123,14 +130,15 @@ def plain(value: Any) -> Any:
 
 
 def restaurant_doc(row: Mapping[str, Any], vector: Iterable[float]) -> dict[str, Any]:
-    """The JSON document of one restaurant: its attributes, source hours, slots, vector."""
+    """The JSON document of one restaurant: attributes, source hours, filter tags, vector."""
     doc = {k: plain(v) for k, v in row.items() if k not in _DERIVED}
     intervals = row.get("intervals")
     doc["id"] = str(row["id"])
     doc["hours"] = plain(row.get("hours_raw"))
     doc["intervals"] = None if intervals is None else [list(map(int, iv)) for iv in intervals]
     doc["location"] = f"{float(row['lon'])},{float(row['lat'])}"
-    doc.update(hours.slot_fields(None if intervals is None else tuple(map(tuple, intervals))))
+    doc["open"] = hours.open_tag(None if intervals is None else tuple(map(tuple, intervals)))
+    doc["cells"] = geocells.cell_tag(float(row["lat"]), float(row["lon"]))
     doc["embedding"] = vector_list(vector)
     return doc
 
@@ -466,6 +474,7 @@ def _switch(
         users=n_users,
         cuisines=tuple(cuisines),
         algorithm=algorithm,
+        schema=schema_fingerprint(),
         model=plain(dict(model_info)),
         # Unique per load: version numbers restart when a namespace is wiped, so caches
         # of served data (recommend.py) key on this too.

@@ -9,13 +9,17 @@ key by hand. Everything lives under the namespace `ns` (`RECSYS_NAMESPACE`):
 | `ns:restaurants:v{N}` | index | one RedisVL index per load, over the JSON keys below |
 | `ns:restaurant:v{N}:{id}` | JSON | one restaurant: attributes, hours slots, `embedding` |
 | `ns:user:v{N}:{user_id}` | JSON | one user: profile, `embedding`, `visited` (training ids) |
-| `ns:live` | hash | the live pointer (see `LivePointer`) |
-| `ns:version` | string | counter for N |
-| `ns:lock` | string | who holds the load lock (JSON), with a TTL |
-| `ns:added:restaurants`, `ns:added:users` | hash | id -> JSON record added through the app |
-| `ns:feedback:user:{user_id}` | hash | restaurant id -> JSON {label, time, source, seq} |
-| `ns:feedback:users` | hash | user_id -> seq of the user's latest feedback change |
-| `ns:feedback:seq` | string | counter: one number per feedback change, never reused |
+| `{ns}:live` | hash | the live pointer (see `LivePointer`) |
+| `{ns}:version` | string | counter for N |
+| `{ns}:lock` | string | who holds the load lock (JSON), with a TTL |
+| `{ns}:added:restaurants`, `{ns}:added:users` | hash | id -> JSON record added in the app |
+| `{ns}:feedback:user:{user_id}` | hash | restaurant id -> JSON {label, time, source, seq} |
+| `{ns}:feedback:users` | hash | user_id -> seq of the user's latest feedback change |
+| `{ns}:feedback:seq` | string | counter: one number per feedback change, never reused |
+
+The control keys (`{ns}:...`) share one hash tag, so on a sharded Redis they live in
+one slot and a MULTI over them is allowed; documents and indexes are spread over the
+shards by their own names. No MULTI mixes a document with a control key.
 """
 
 from __future__ import annotations
@@ -87,38 +91,52 @@ def version_of_document(settings: Settings, kind: str, key: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+def control(settings: Settings, *parts: str) -> str:
+    """A control key, `{ns}:...`: the braces are a hash tag, so on a sharded Redis every
+    control key of a namespace hashes to one slot (transactions over them are allowed)."""
+    return ":".join([f"{{{settings.namespace}}}", *parts])
+
+
+def namespace_patterns(namespace: str) -> tuple[str, str]:
+    """SCAN patterns of every key of a namespace: documents, then control keys (braces
+    are literal in Redis glob patterns)."""
+    return f"{namespace}:*", f"{{{namespace}}}:*"
+
+
 def live(settings: Settings) -> str:
-    return settings.key("live")
+    return control(settings, "live")
 
 
 def version_counter(settings: Settings) -> str:
-    return settings.key("version")
+    return control(settings, "version")
 
 
 def lock(settings: Settings) -> str:
-    return settings.key("lock")
+    return control(settings, "lock")
 
 
 def added(settings: Settings, kind: str) -> str:
     """The hash of records added at run time (`kind` = "restaurants" or "users")."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
-    return settings.key("added", kind)
+    return control(settings, "added", kind)
 
 
 def feedback(settings: Settings, user_id: str) -> str:
-    """The hash of one user's app feedback (not versioned: a retrain never drops it)."""
-    return settings.key("feedback", "user", user_id)
+    """The hash of one user's app feedback (not versioned: a retrain never drops it).
+
+    A control key: the feedback script touches it with the two below in one call."""
+    return control(settings, "feedback", "user", user_id)
 
 
 def feedback_users(settings: Settings) -> str:
     """The hash user_id -> seq of that user's latest feedback change."""
-    return settings.key("feedback", "users")
+    return control(settings, "feedback", "users")
 
 
 def feedback_seq(settings: Settings) -> str:
     """The counter that numbers every feedback change."""
-    return settings.key("feedback", "seq")
+    return control(settings, "feedback", "seq")
 
 
 def _text(value: Any) -> str:
@@ -146,6 +164,7 @@ class LivePointer:
     algorithm: str
     load_id: str
     loaded_at: str
+    schema: str = ""  # fingerprint of the index schema it was built with ("" if unknown)
     model: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,6 +187,7 @@ class LivePointer:
             algorithm=info.get("algorithm", "flat"),
             load_id=info.get("load_id", ""),
             loaded_at=info.get("loaded_at", ""),
+            schema=info.get("schema", ""),
             model=json.loads(info.get("model") or "{}"),
         )
 

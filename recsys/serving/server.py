@@ -31,6 +31,7 @@ import redis
 
 from recsys.config import Settings
 from recsys.errors import RecsysError
+from recsys.serving import keys
 
 # Module names as MODULE LIST reports them -> what to tell a person who lacks them.
 REQUIRED_MODULES = {"search": "search module (RediSearch)", "ReJSON": "JSON module (RedisJSON)"}
@@ -199,12 +200,13 @@ def missing_modules(client: redis.Redis) -> list[str]:
 
 
 def drop_namespace(client: redis.Redis, namespace: str) -> None:
-    """Delete every index named `namespace:...` (with its aliases) and every `namespace:*` key."""
+    """Delete every index named `namespace:...` (with its aliases) and every key of it."""
     for name in client.execute_command("FT._LIST"):
         name = _text(name)
         if name.startswith(namespace + ":"):
             client.execute_command("FT.DROPINDEX", name)
-    unlink_matching(client, f"{namespace}:*")
+    for pattern in keys.namespace_patterns(namespace):
+        unlink_matching(client, pattern)
 
 
 def unlink_matching(client: redis.Redis, pattern: str) -> None:

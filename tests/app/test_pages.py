@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from recsys.config import Settings
+from recsys.serving import index
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -84,6 +85,14 @@ def test_another_user_gets_another_ranking(app, fake_map):
     assert list(results(app)["name"]) != before
 
 
+def test_the_first_screen_shows_a_user_with_past_visits(app, fake_map, prepared):
+    app.run()
+    no_errors(app)
+    user_id = app.selectbox(key="user").value
+    assert len(index.get_user(prepared, user_id)["visited"]) >= 5
+    assert any("past visits **" in md.value and "**0**" not in md.value for md in app.markdown)
+
+
 def test_cuisine_and_price_filters_keep_only_matching_places(app, fake_map):
     app.run()
     cuisine = app.multiselect(key="cuisines").options[0]
@@ -107,9 +116,19 @@ def test_empty_state_names_the_tightest_filter(app, fake_map):
     no_errors(app)
     assert any("No restaurant matches" in w.value for w in app.warning)
     assert any("within the radius" in i.value for i in app.info)
+    # One click relaxes it: the radius doubles and results come back.
+    app.button(key="relax_location").click().run()
+    assert app.slider(key="radius_km").value == 0.5
+    for _ in range(4):  # 0.5 -> 1 -> 2 -> 4 -> 8 km, while it is still the tightest
+        if len(app.dataframe) or "relax_location" not in [b.key for b in app.button]:
+            break
+        app.button(key="relax_location").click().run()
+    assert len(results(app)) > 0
 
 
-@pytest.mark.parametrize("page", ["pages/model.py", "pages/data.py", "pages/new_user.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/model.py", "pages/data.py", "pages/new_user.py", "pages/compare.py"]
+)
 def test_each_page_opens_without_errors(app, fake_map, page):
     app.run()
     app.switch_page(page).run()
@@ -187,6 +206,62 @@ def test_nothing_prepared_says_what_to_run(redis_server, point_app_at, tmp_path,
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert any("prepare" in e.value for e in at.error)
+
+
+def test_a_shared_link_restores_the_view_and_the_url_follows_changes(app, fake_map, prepared):
+    users = index.iter_documents(prepared, "users")
+    user = next(u for u in users if len(u["visited"]) >= 3)["user_id"]
+    cuisine = index.live_info(prepared)["cuisines"][0]
+    app.query_params.update(
+        lat="37.7946", lon="-122.4005", r="1.5", user=user, price="2-3", rating="3.5",
+        k="7", open="fri-20:00", cuisine=[cuisine],
+    )  # fmt: skip
+    app.run()
+    no_errors(app)
+    assert "37.7946, -122.4005" in location_text(app)
+    assert app.selectbox(key="user").value == user
+    assert app.slider(key="radius_km").value == 1.5
+    assert app.select_slider(key="price").value == (2, 3)
+    assert app.slider(key="min_rating").value == 3.5
+    assert app.slider(key="k").value == 7
+    assert app.radio(key="open_at_mode").value == "pick a day and time"
+    assert app.multiselect(key="cuisines").value == [cuisine]
+    assert app.query_params["user"] == user and app.query_params["open"] == "fri-20:00"
+    # A change on the page is written back into the URL.
+    fake_map.click(37.7599, -122.4148)
+    app.run()
+    assert app.query_params["lat"] == "37.759900" and app.query_params["lon"] == "-122.414800"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("lat", "north"), ("lat", "1e999"), ("r", "0.3"), ("r", "99"), ("user", "<script>"),
+     ("price", "3-1"), ("k", "1000"), ("open", "fri-25:00"), ("rating", "nan"),
+     ("cuisine", "x" * 500)],
+)  # fmt: skip
+def test_a_bad_link_value_is_named_and_ignored(app, fake_map, name, value):
+    app.query_params.update({name: value, **({"lon": "-122.4"} if name == "lat" else {})})
+    app.run()
+    no_errors(app)
+    warning = " ".join(w.value for w in app.warning)
+    assert f"{name}=" in warning and "Ignored from the link" in warning
+    assert len(results(app)) > 0  # the page still works with the defaults
+
+
+def test_compare_shows_two_users_lists_side_by_side(app, fake_map):
+    app.switch_page("pages/compare.py").run()
+    no_errors(app)
+    first, second = app.selectbox(key="compare_a").value, app.selectbox(key="compare_b").value
+    assert first != second
+    assert len(app.dataframe) == 2
+    lists = [frame.value for frame in app.dataframe]
+    assert all(len(frame) == 10 for frame in lists)
+    shared = set(lists[0]["name"]) & set(lists[1]["name"])
+    assert app.metric[0].value == f"{len(shared)} of 10"
+    assert list(lists[0]["name"]) != list(lists[1]["name"])
+    # The same user twice: identical lists, all shared.
+    app.selectbox(key="compare_b").set_value(first).run()
+    assert app.metric[0].value == "10 of 10"
 
 
 def test_feedback_buttons_change_the_results_and_the_card(app, fake_map, prepared):

@@ -134,6 +134,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(scope="session")
 def app_url(prepared: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The running app's base URL; the whole process group is killed at the end."""
+    with running_app(prepared, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture
+def second_app_url(prepared: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """A second app process on the same Redis, namespace and data (like a second replica)."""
+    with running_app(prepared, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start `streamlit run app.py` on a free loopback port; stop its process group after."""
+    prepared = env
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
@@ -217,11 +232,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def open_page(browser, app_url: str) -> Iterator[object]:
-    """`open_page(width=1280, height=800)`: a fresh page (own context, offline routing)
-    with the app loaded; every context is closed at the end of the test."""
+    """`open_page(width=1280, height=800, url=app_url)`: a fresh page (own context, offline
+    routing) with the app loaded; every context is closed at the end of the test."""
     contexts = []
 
-    def _open(width: int = 1280, height: int = 800):
+    def _open(width: int = 1280, height: int = 800, url: str = app_url):
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         context.route(EXTERNAL, _route_offline)
@@ -230,7 +245,7 @@ def open_page(browser, app_url: str) -> Iterator[object]:
         page = context.new_page()
         # Script errors (also those inside the map iframe) explain a map that never shows.
         page.on("pageerror", lambda error: print(f"page error: {error}"))
-        page.goto(app_url)
+        page.goto(url)
         return page
 
     yield _open

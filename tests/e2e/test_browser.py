@@ -353,3 +353,106 @@ def test_screenshots_of_the_main_and_model_pages(open_page, prepared, tmp_path: 
     page.screenshot(path=str(shots / "model.png"))
     for name in ("main.png", "model.png"):
         assert (shots / name).stat().st_size < 300_000, f"{name} is too large for the README"
+
+
+def test_a_retrain_in_one_app_process_is_seen_and_refused_in_another(
+    open_page, second_app_url: str
+):
+    """Two Streamlit processes on one Redis share no state but Redis: the load lock."""
+    first, second = open_page(), open_page(url=second_app_url)
+    loaded(first)
+    loaded(second)
+    expect(first.get_by_role("button", name="Deploy")).to_have_count(0)  # toolbar: minimal
+    sidebar = first.get_by_test_id("stSidebar")
+    version_code = sidebar.locator("code").filter(has_text=re.compile(r"^m-")).first
+    version = version_code.inner_text()
+    idle(first)
+    sidebar.get_by_role("button", name="Retrain model").click()
+    # Past "starting": the job holds the lock (its first stages report after taking it).
+    expect(sidebar.get_by_test_id("stProgress")).to_contain_text(re.compile(r"(data|train): "))
+    second.reload()
+    other = second.get_by_test_id("stSidebar")
+    expect(other.get_by_text("Retraining… (started by")).to_be_visible()
+    expect(other.get_by_role("button", name="Retrain model")).to_be_disabled()
+    expect(sidebar.get_by_test_id("stProgress")).to_be_visible()  # it was running meanwhile
+    # When it has finished, both processes serve the new model; the second one is free again.
+    expect(version_code).not_to_have_text(version, timeout=600_000)
+    new_version = version_code.inner_text()
+    other_code = other.locator("code").filter(has_text=re.compile(r"^m-")).first
+    expect(other_code).to_have_text(new_version, timeout=120_000)
+    expect(other.get_by_role("button", name="Retrain model")).to_be_enabled()
+    expect(second.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_a_shared_url_restores_the_view_after_reload(open_page, app_url: str, prepared):
+    settings = Settings.from_env(prepared)
+    user = next(u for u in index.iter_documents(settings, "users") if len(u["visited"]) >= 3)
+    link = f"{app_url}/?lat=37.794600&lon=-122.400500&r=1.5&user={user['user_id']}&open=any&k=7"
+    page = open_page(url=link)
+    loaded(page)
+    assert location(page) == "📍 37.7946, -122.4005"
+    picker = page.get_by_role("combobox", name="Who is eating?")
+    expect(picker).to_have_value(re.compile(re.escape(f"({user['user_id']})")))
+    expect(summary(page)).to_contain_text("within 1.5 km")
+    # Move by a click: the address bar follows, and a reload (or sending it) restores it.
+    click_map(page, 0.3, 0.6)
+    moved = location(page)
+    expect(page).to_have_url(re.compile(r"lat=.*lon="))
+    page.reload()
+    loaded(page)
+    assert location(page) == moved
+    expect(picker).to_have_value(re.compile(re.escape(f"({user['user_id']})")))
+    expect(summary(page)).to_contain_text("within 1.5 km")
+
+
+def test_comparing_two_users_shows_both_lists(page: Page):
+    loaded(page)
+    page.get_by_role("link", name="Compare users").click()
+    expect(page.get_by_role("heading", name="Compare two users")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)
+    expect(page.get_by_test_id("stMetric").get_by_text(re.compile(r"^\d+ of 10$"))).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+# The map draws on a canvas (prefer_canvas), so dots are read through Leaflet itself:
+# st_folium keeps the dynamic feature groups in the iframe's window.feature_group.
+_LAYER_OPTIONS_JS = """(body, [opacity, weight]) => {
+  const groups = window.feature_group || [];
+  const group = groups[groups.length - 1];
+  if (!group) return [];
+  return group.getLayers()
+    .filter((l) => l.options && l.options.fillOpacity === opacity && l.options.weight === weight)
+    .map((l) => l.options.fillColor);
+}"""
+
+
+def _layer_colours(page: Page, opacity: float, weight: int, changed_from=None) -> list[str]:
+    """Fill colours of the dynamic layer's dots with these options, once there are some
+    (and they differ from `changed_from`, when given)."""
+    body = page.frame_locator(MAP_IFRAME).first.locator("body")
+    deadline = time.monotonic() + 90.0  # as generous as every other wait here
+    while time.monotonic() < deadline:
+        colours = body.evaluate(_LAYER_OPTIONS_JS, [opacity, weight])
+        if colours and colours != changed_from:
+            return colours
+        page.wait_for_timeout(250)  # polling a state in the map, not a fixed wait
+    raise AssertionError(f"no dots with fillOpacity {opacity} and weight {weight} appeared")
+
+
+def test_the_taste_map_changes_with_the_user(page: Page):
+    loaded(page)
+    page.get_by_text("Taste map").click()
+    idle(page)
+    first = _layer_colours(page, 0.85, 1)
+    assert len(first) > 100 and len(set(first)) >= 3  # a ramp, not one colour
+    users = page.get_by_role("combobox", name="Who is eating?")
+    before = users.input_value()
+    users.click()
+    page.get_by_role("option").nth(5).click()
+    expect(users).not_to_have_value(before)
+    idle(page)
+    second = _layer_colours(page, 0.85, 1, changed_from=first)
+    assert sorted(second) != sorted(first) or second != first
+    page.get_by_text("Past visits").click()
+    idle(page)
+    assert _layer_colours(page, 0.0, 3)  # the rings of the user's past visits

@@ -168,3 +168,39 @@ def test_prepare_reloads_with_the_configured_vector_algorithm(served) -> None:
     assert not pipeline.prepare(hnsw)["loaded"]  # idempotent
     assert pipeline.prepare(settings)["loaded"]  # back to FLAT
     assert index.live_info(settings)["algorithm"] == "flat"
+
+
+def test_taste_scores_every_place_and_agrees_with_recommend(served) -> None:
+    from recsys.serving import taste
+
+    settings, _ = served
+    live = index.live_info(settings)
+    users = list(index.iter_documents(settings, "users"))
+    user = next(u for u in users if len(u["visited"]) >= 3)
+    places = taste.scores(settings, user["user_id"])
+    assert len(places) == live["restaurants"]
+    values = [p.score for p in places]
+    assert values == sorted(values, reverse=True)
+    top = recommend(settings, Filters(k=10), user_id=user["user_id"]).results
+    assert [p.id for p in places[:10]] == [r["id"] for r in top]
+    assert values[:10] == pytest.approx([r["score"] for r in top], abs=1e-5)
+    # Another user's taste map is another ranking of the same places.
+    other = next(u for u in users if u["likes"] != user["likes"] and u["visited"])
+    theirs = taste.scores(settings, other["user_id"])
+    assert {p.id for p in theirs} == {p.id for p in places}
+    assert [p.id for p in theirs[:20]] != [p.id for p in places[:20]]
+    visited = taste.visits(settings, user["user_id"])
+    assert {p.id for p in visited} == set(user["visited"])
+    with pytest.raises(RecsysError, match="limit"):
+        taste.scores(settings, user["user_id"], limit=0)
+
+
+def test_prepare_reloads_an_index_made_with_another_schema(served) -> None:
+    # An index from before the filter encodings changed has no `open`/`cells` tags:
+    # serving it this code's queries would match nothing, so prepare reloads it.
+    settings, _ = served
+    assert index.live_info(settings)["schema"] == index.schema_fingerprint()
+    server.client(settings).hset(keys.live(settings), "schema", "older")
+    assert pipeline.prepare(settings)["loaded"]
+    assert index.live_info(settings)["schema"] == index.schema_fingerprint()
+    assert not pipeline.prepare(settings)["loaded"]

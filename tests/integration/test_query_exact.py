@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import pandas as pd
 import pytest
 import redis
 
 from recsys import pipeline
-from recsys.config import TIMEZONE, Settings
-from recsys.data import hours
+from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
+from recsys.data import hours, synth
 from recsys.data.dataset import build_dataset
 from recsys.model.train import train
-from recsys.serving import server
+from recsys.serving import index, server
 from recsys.serving.export import export_restaurants, export_users
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import haversine_m, recommend
@@ -71,13 +72,20 @@ def _random_at(rng: np.random.Generator) -> datetime | str:
     return datetime(2026, 7, 6) + timedelta(minutes=int(rng.integers(0, 7 * 1440)))
 
 
-def _random_filters(rng: np.random.Generator, cuisines: list[str]) -> Filters:
+SF_AREA = ((37.70, 37.81), (-122.52, -122.36), 10_000)
+BAY_AREA = ((37.25, 38.0), (-122.55, -121.8), 40_000)
+
+
+def _random_filters(
+    rng: np.random.Generator, cuisines: list[str], area: tuple = SF_AREA
+) -> Filters:
+    (lat_low, lat_high), (lon_low, lon_high), max_radius = area
     f: dict = {"k": int(rng.choice([1, 5, 10, 25, 100]))}
     if rng.random() < 0.7:
         f.update(
-            lat=float(rng.uniform(37.70, 37.81)),
-            lon=float(rng.uniform(-122.52, -122.36)),
-            radius_m=float(rng.uniform(200, 10_000)) if rng.random() < 0.9 else None,
+            lat=float(rng.uniform(lat_low, lat_high)),
+            lon=float(rng.uniform(lon_low, lon_high)),
+            radius_m=float(rng.uniform(200, max_radius)) if rng.random() < 0.9 else None,
         )
     if rng.random() < 0.6:
         f["at"] = _random_at(rng)
@@ -200,3 +208,46 @@ def test_sf_time_is_used_not_the_machine_zone(served: Served) -> None:
     assert [r["id"] for r in naive.results] == [r["id"] for r in aware.results]
     assert naive.filters.at.tzinfo is TIMEZONE or naive.filters.at.utcoffset() is not None
     assert not math.isnan(naive.results[0]["score"])
+
+
+@pytest.fixture(scope="module")
+def bay_sample(redis_server, tmp_path_factory) -> Iterator[Served]:
+    """2,000 restaurants drawn from the 100,000 of the bench generator, random vectors."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("bay"),
+        namespace="t" + uuid.uuid4().hex[:10],
+        redis_url=redis_server.url,
+    )
+    rng = np.random.default_rng(5)
+    frame = synth.generate_bay_area(100_000, seed=0)
+    frame = frame.iloc[np.sort(rng.choice(len(frame), 2000, replace=False))].reset_index(drop=True)
+    vectors = rng.normal(size=(len(frame), EMBEDDING_DIM)).astype(np.float32)
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(20)]})
+    user_vectors = rng.normal(size=(len(users), EMBEDDING_DIM)).astype(np.float32)
+    visited = {f"u{i}": list(rng.choice(frame["id"], 30, replace=False)) for i in range(20)}
+    index.publish(settings, frame, vectors, users, user_vectors, visited, "bay-sample")
+    yield Served(
+        settings,
+        export_restaurants(settings, with_embeddings=True)["restaurants"],
+        export_users(settings, with_embeddings=True)["users"],
+    )
+    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+
+
+def test_bay_area_sample_matches_brute_force(bay_sample: Served) -> None:
+    # Radii up to 40 km over the bench generator's places and hours (shared templates,
+    # late closes, unknown hours): the TAG cells/open-at encoding at bench scale.
+    rng = np.random.default_rng(100)
+    cuisines = sorted({c for r in bay_sample.restaurants for c in r["cuisines"]})
+    checked = 0
+    for _ in range(100):
+        user = bay_sample.users[int(rng.integers(len(bay_sample.users)))]
+        f = _random_filters(rng, cuisines, BAY_AREA)
+        expected = _reference(bay_sample, user, f.validate())
+        if expected is None:
+            continue
+        rec = recommend(bay_sample.settings, f, user_id=user["user_id"])
+        _assert_same_ranking(rec.results, expected, f.k)
+        _assert_result_fields(rec.results, f.validate())
+        checked += 1
+    assert checked >= 90

@@ -113,11 +113,11 @@ def test_wrong_embedding_shape_is_refused_before_loading(settings, tables) -> No
     assert index.live_info(settings) is None
 
 
-def test_schema_has_every_hours_slot_and_the_model_dimension() -> None:
+def test_schema_has_the_filter_tags_and_the_model_dimension() -> None:
     schema = index.schema_for("x", "y", algorithm="hnsw")
     names = set(schema.field_names)
-    assert {"monday_open_0", "sunday_close_2", "location", "cuisines"} <= names
-    assert len([n for n in names if "_open_" in n or "_close_" in n]) == 42
+    assert {"open", "cells", "location", "cuisines", "price", "rating"} <= names
+    assert not [n for n in names if "_open_" in n or "_close_" in n]
     assert schema.fields["embedding"].attrs.dims == DIM
     assert schema.fields["embedding"].attrs.algorithm.value.lower() == "hnsw"
     with pytest.raises(RecsysError, match="'ivf' is not 'flat' or 'hnsw'"):

@@ -1,4 +1,4 @@
-"""Opening-hours rules: parsing, open-at, closes-at and the Redis slot encoding."""
+"""Opening-hours rules: parsing, open-at, closes-at and the Redis TAG encoding."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ MIDNIGHT_THEN_EARLY = {"tuesday": [["11:00", "23:59"]], "wednesday": [["0:00", "
 def test_is_open_table(raw: dict, when: datetime, expected: bool) -> None:
     intervals = hours.parse_hours(raw)
     assert hours.is_open(intervals, when) is expected
-    assert _open_by_slots(hours.slot_fields(intervals), when) is expected
+    assert _open_by_tokens(intervals, when) is expected
 
 
 def test_no_hours_is_unknown() -> None:
@@ -73,7 +73,7 @@ def test_no_hours_is_unknown() -> None:
     assert hours.parse_hours({}) is None
     assert hours.is_open(None, at(MON, "12:00")) is None
     assert hours.closes_at(None, at(MON, "12:00")) is None
-    assert set(hours.slot_fields(None).values()) == {-1}
+    assert hours.open_tag(None) == ""
 
 
 def test_parse_formats_and_sorting() -> None:
@@ -105,12 +105,13 @@ def test_parse_rejects_bad_values(raw: object, fragment: str) -> None:
         hours.parse_hours(raw)  # type: ignore[arg-type]
 
 
-def test_three_slots_fit() -> None:
-    raw = {"monday": [["6:30", "10:30"], ["11:30", "14:30"], ["17:00", "22:00"]]}
-    fields = hours.slot_fields(hours.parse_hours(raw))
-    assert (fields["monday_open_2"], fields["monday_close_2"]) == (1020, 1320)
-    assert len(fields) == 7 * hours.SLOTS_PER_DAY * 2
-    assert fields["tuesday_open_0"] == fields["tuesday_close_0"] == -1
+def test_open_tokens_use_the_coarsest_level_that_fits() -> None:
+    # Monday 6:30-10:07: half an hour as quarters, 7:00-10:00 as hours, then 7 minutes.
+    tokens = hours.open_tokens(hours.parse_hours({"monday": [["6:30", "10:07"]]}))
+    assert tokens == ["q26", "q27", "h7", "h8", "h9", *(f"m{m}" for m in range(600, 607))]
+    assert hours.open_tag(hours.parse_hours({"monday": [["6:30", "7:00"]]})) == "q26,q27"
+    # Sunday 23:00-01:00 runs into Monday: hour 167 of the week, then hour 0.
+    assert hours.open_tokens(hours.parse_hours({"sunday": [["23:00", "1:00"]]})) == ["h0", "h167"]
 
 
 @pytest.mark.parametrize(
@@ -168,16 +169,26 @@ def test_dst_days_use_wall_clock() -> None:
     assert hours.is_open(bar, datetime(2026, 3, 8, 10, 30, tzinfo=UTC)) is False
 
 
-def test_open_conditions_shape() -> None:
-    conditions = hours.open_conditions(at(SAT, "01:30"))
-    assert conditions[0] == ("saturday_open_0", "saturday_close_0", 90)
-    assert conditions[hours.SLOTS_PER_DAY] == ("friday_open_0", "friday_close_0", 90 + 1440)
-    assert len(conditions) == 2 * hours.SLOTS_PER_DAY
+def test_open_query_tokens_name_the_hour_quarter_and_minute_of_the_week() -> None:
+    # Saturday 01:30 is week minute 5 * 1440 + 90 = 7290.
+    assert hours.open_query_tokens(at(SAT, "01:30")) == ("h121", "q486", "m7290")
 
 
-def _open_by_slots(fields: dict[str, int], when: datetime) -> bool:
-    """Evaluate the Redis rule in Python: any `open <= minute < close`."""
-    return any(fields[o] <= m < fields[c] for o, c, m in hours.open_conditions(when))
+def _open_by_tokens(intervals: tuple[hours.Interval, ...] | None, when: datetime) -> bool:
+    """Evaluate the Redis rule in Python: the place has one of the asked tokens."""
+    return bool(set(hours.open_tokens(intervals)) & set(hours.open_query_tokens(when)))
+
+
+def test_open_tokens_agree_with_is_open_at_every_minute_of_the_week() -> None:
+    rng = random.Random(11)
+    for _ in range(15):
+        intervals = _random_intervals(rng)
+        tokens = set(hours.open_tokens(intervals))
+        for minute in range(7 * 1440):
+            when = MON + timedelta(minutes=minute)
+            asked = set(hours.open_query_tokens(when))
+            assert len(asked & tokens) <= 1  # each open minute is covered once
+            assert bool(asked & tokens) is hours.is_open(intervals, when)
 
 
 def _random_intervals(rng: random.Random) -> tuple[hours.Interval, ...]:
@@ -199,7 +210,7 @@ def _open_brute_force(intervals: tuple[hours.Interval, ...], when: datetime) -> 
     return when.weekday() * 1440 + when.hour * 60 + when.minute in week
 
 
-def test_open_conditions_agree_with_is_open_on_random_cases() -> None:
+def test_open_tokens_agree_with_is_open_on_random_cases() -> None:
     rng = random.Random(7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for _ in range(3000):
@@ -208,7 +219,7 @@ def test_open_conditions_agree_with_is_open_on_random_cases() -> None:
         local = when.astimezone(TIMEZONE)
         expected = _open_brute_force(intervals, local)
         assert hours.is_open(intervals, when) is expected
-        assert _open_by_slots(hours.slot_fields(intervals), when) is expected
+        assert _open_by_tokens(intervals, when) is expected
         assert hours.parse_hours(_to_raw(intervals)) == intervals
         closing = hours.closes_at(intervals, when)
         assert (closing is not None) is expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from redis.crc import key_slot
 
 from recsys.config import Settings
 from recsys.serving import keys
@@ -16,9 +17,10 @@ def test_every_name_is_under_the_namespace() -> None:
     assert keys.restaurant(S, 7, "r1") == "ns:restaurant:v7:r1"
     assert keys.user(S, 7, "u1") == "ns:user:v7:u1"
     assert keys.document(S, "users", 7, "u1") == keys.user(S, 7, "u1")
-    assert keys.live(S) == "ns:live" and keys.lock(S) == "ns:lock"
-    assert keys.version_counter(S) == "ns:version"
-    assert keys.added(S, "users") == "ns:added:users"
+    assert keys.live(S) == "{ns}:live" and keys.lock(S) == "{ns}:lock"
+    assert keys.version_counter(S) == "{ns}:version"
+    assert keys.added(S, "users") == "{ns}:added:users"
+    assert keys.namespace_patterns("ns") == ("ns:*", "{ns}:*")
     with pytest.raises(ValueError):
         keys.added(S, "secrets")
 
@@ -51,3 +53,23 @@ def test_live_pointer_round_trips_through_str_and_bytes_replies() -> None:
     assert pointer.stamp == ("3", "abc")
     assert keys.LivePointer.parse({}) is None
     assert pointer.as_dict()["cuisines"] == ["Thai", "Pub Food"]
+
+
+def test_keys_written_in_one_transaction_hash_to_one_cluster_slot() -> None:
+    # Every MULTI touches only control keys (index.publish's swap: the live pointer;
+    # coldstart's additions: live pointer + added records), so on a sharded Redis each
+    # transaction's keys are in one slot.
+    groups = {
+        "swap": [keys.live(S)],
+        "add restaurant": [keys.live(S), keys.added(S, "restaurants")],
+        "add user": [keys.live(S), keys.added(S, "users")],
+        "all control keys": [keys.live(S), keys.lock(S), keys.version_counter(S),
+                             keys.added(S, "restaurants"), keys.added(S, "users")],
+    }  # fmt: skip
+    for name, group in groups.items():
+        assert len({key_slot(k.encode()) for k in group}) == 1, name
+
+
+def test_documents_are_spread_over_slots_not_pinned_with_the_control_keys() -> None:
+    slots = {key_slot(keys.restaurant(S, 1, f"r{i}").encode()) for i in range(200)}
+    assert len(slots) > 150

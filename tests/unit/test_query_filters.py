@@ -10,6 +10,7 @@ import pytest
 
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
+from recsys.serving import geocells
 from recsys.serving.filters import (
     RETURN_FIELDS_HOURS,
     Filters,
@@ -18,22 +19,19 @@ from recsys.serving.filters import (
     filter_parts,
     search_args,
 )
-from recsys.serving.recommend import _LRU, EARTH_RADIUS_M, haversine_m, parse_search_reply
-
-# Saturday 2026-07-04 19:30 SF: today's slots at 1170, Friday's at 1170 + 1440.
-SAT_1930 = (
-    "((((((@saturday_open_0:[-inf 1170] @saturday_close_0:[(1170 +inf])"
-    " | (@saturday_open_1:[-inf 1170] @saturday_close_1:[(1170 +inf]))"
-    " | (@saturday_open_2:[-inf 1170] @saturday_close_2:[(1170 +inf]))"
-    " | (@friday_open_0:[-inf 2610] @friday_close_0:[(2610 +inf]))"
-    " | (@friday_open_1:[-inf 2610] @friday_close_1:[(2610 +inf]))"
-    " | (@friday_open_2:[-inf 2610] @friday_close_2:[(2610 +inf]))"
+from recsys.serving.recommend import (
+    _LRU,
+    EARTH_RADIUS_M,
+    check_complete,
+    haversine_m,
+    parse_search_reply,
 )
+
+# Saturday 2026-07-04 19:30 SF: week minute 5 * 1440 + 1170 = 8370, its hour and quarter.
+SAT_1930 = "@open:{h139|q558|m8370}"
 
 CASES = [
     (Filters(), [], "*"),
-    (Filters(lat=37.78, lon=-122.41, radius_m=1500), [], "@location:[-122.41 37.78 1500 m]"),
-    (Filters(lat=37.78, lon=-122.41, radius_m=250.5), [], "@location:[-122.41 37.78 250.5 m]"),
     (Filters(lat=37.78, lon=-122.41), [], "*"),  # a centre alone only sets distances
     (Filters(min_price=2), [], "@price:[2 4]"),
     (Filters(max_price=3), [], "@price:[1 3]"),
@@ -61,18 +59,43 @@ def test_filter_string(filters: Filters, visited: list[str], expected: str) -> N
     assert str(combine(parts) or "*") == expected
 
 
-def test_open_at_after_midnight_uses_previous_day_plus_1440() -> None:
-    # Monday 01:15: Monday's slots at 75, Sunday's at 75 + 1440 (overnight intervals).
+def test_open_at_after_midnight_is_monday_minute_75() -> None:
+    # Monday 01:15: Sunday's overnight intervals carry Monday tokens (hours.open_tokens).
     text = str(filter_parts(Filters(at="2026-07-06T01:15").validate())["open_at"])
-    assert "@monday_open_0:[-inf 75] @monday_close_0:[(75 +inf]" in text
-    assert "@sunday_open_2:[-inf 1515] @sunday_close_2:[(1515 +inf]" in text
+    assert text == "@open:{h1|q5|m75}"
 
 
 def test_offset_time_is_converted_to_san_francisco() -> None:
     # DST ends 2026-11-01 at 09:00 UTC: 09:30 UTC is the second 01:30 (PST) of Sunday.
     at = Filters(at="2026-11-01T09:30:00+00:00").validate().at
     assert at == datetime(2026, 11, 1, 1, 30, tzinfo=TIMEZONE, fold=1)
-    assert "@sunday_open_0:[-inf 90]" in str(filter_parts(Filters(at=at).validate())["open_at"])
+    text = str(filter_parts(Filters(at=at).validate())["open_at"])
+    assert text == f"@open:{{h{6 * 24 + 1}|q{(6 * 1440 + 90) // 15}|m{6 * 1440 + 90}}}"
+
+
+@pytest.mark.parametrize("radius_m", [250.5, 1500, 20_000, 50_000])
+def test_radius_is_inner_cells_or_border_cells_with_the_exact_geo_check(radius_m: float) -> None:
+    text = str(
+        filter_parts(Filters(lat=37.78, lon=-122.41, radius_m=radius_m).validate())["location"]
+    )
+    inner, border = geocells.cover(37.78, -122.41, radius_m)
+    assert border and len(inner) + len(border) <= geocells.MAX_TERMS
+    exact = f"@location:[-122.41 37.78 {radius_m:g} m]"
+    assert f"(@cells:{{{'|'.join(border)}}} {exact})" in text
+    assert text.count("@location") == 1
+    if inner:
+        assert text.startswith(f"(@cells:{{{'|'.join(inner)}}} | ")
+
+
+def test_radius_near_the_antimeridian_is_the_plain_geo_filter() -> None:
+    text = str(filter_parts(Filters(lat=10, lon=179.99, radius_m=5000).validate())["location"])
+    assert text == "@location:[179.99 10 5000 m]"
+
+
+def test_selective_filters_ask_for_adhoc_brute_force() -> None:
+    near = build_query([0.0] * 128, Filters(lat=37.7, lon=-122.4, radius_m=900).validate())
+    assert "HYBRID_POLICY ADHOC_BF" in str(near)
+    assert "HYBRID_POLICY" not in str(build_query([0.0] * 128, Filters(min_price=2).validate()))
 
 
 def test_query_has_knn_k_and_no_filter_when_none_given() -> None:
@@ -171,3 +194,11 @@ def test_filters_take_any_iterable_of_cuisines_and_stay_hashable() -> None:
     assert Filters(cuisines="Thai").cuisines == ("Thai",)
     assert Filters(cuisines=None).cuisines == ()
     assert hash(Filters(cuisines=["Thai"])) == hash(Filters(cuisines=("Thai",)))
+
+
+def test_a_timed_out_search_is_refused_not_served_as_partial_results() -> None:
+    partial = {b"total_results": 3, b"results": [{}], b"warning": [b"Timeout limit was reached"]}
+    with pytest.raises(RecsysError, match="longer than Redis allows"):
+        check_complete(partial)
+    check_complete({b"total_results": 0, b"results": [], b"warning": []})
+    check_complete([0])  # RESP2 has no warnings

@@ -29,9 +29,9 @@ def _unit(n: int) -> np.ndarray:
 
 def test_feedback_keys_are_unversioned_and_under_the_namespace() -> None:
     s = Settings(data_dir=".", namespace="ns")
-    assert keys.feedback(s, "u1") == "ns:feedback:user:u1"
-    assert keys.feedback_users(s) == "ns:feedback:users"
-    assert keys.feedback_seq(s) == "ns:feedback:seq"
+    assert keys.feedback(s, "u1") == "{ns}:feedback:user:u1"
+    assert keys.feedback_users(s) == "{ns}:feedback:users"
+    assert keys.feedback_seq(s) == "{ns}:feedback:seq"
     assert keys.version_of_document(s, "users", keys.feedback(s, "u1")) is None
 
 

@@ -1,0 +1,83 @@
+"""Whose taste: a user's match score for every restaurant, and where they have been.
+
+For the map's taste layer and past-visits layer. One KNN query over the live index
+(RedisVL `VectorQuery`, the user's served vector) gives the scores, best first; one
+JSON.MGET gives the visited places. Not on the click path of recommendations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from redisvl.query import VectorQuery
+
+from recsys.config import Settings
+from recsys.errors import RecsysError
+from recsys.serving import index, keys
+from recsys.serving.server import client
+
+MAX_POINTS = 2_000  # a taste map beyond this would be unreadable and slow to draw
+
+
+@dataclass(frozen=True)
+class Place:
+    """A restaurant on the map: where, what, and the user's match score (cosine)."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    score: float | None = None
+
+
+def _location(value: Any) -> tuple[float, float]:
+    lon, lat = (float(v) for v in str(value).split(","))
+    return lat, lon
+
+
+def scores(settings: Settings, user_id: str, limit: int = MAX_POINTS) -> list[Place]:
+    """The user's match score for the `limit` restaurants they match best, best first.
+
+    Raises:
+        RecsysError: nothing is live, or no such user.
+    """
+    if not 1 <= int(limit) <= MAX_POINTS:
+        raise RecsysError(f"limit {limit!r} is not a whole number from 1 to {MAX_POINTS}.")
+    live = index.require_live(settings)
+    user = index.get_user(settings, user_id)
+    query = VectorQuery(
+        vector=np.asarray(user["embedding"], dtype=np.float32).tolist(),
+        vector_field_name="embedding",
+        return_fields=["name", "location"],
+        num_results=min(int(limit), live["restaurants"]),
+    )
+    hits = index.search_index(settings, live["version"]).query(query)
+    prefix = keys.restaurant_prefix(settings, live["version"]) + ":"
+    places = []
+    for hit in hits:
+        lat, lon = _location(hit["location"])
+        rid = str(hit["id"])[len(prefix) :] if str(hit["id"]).startswith(prefix) else hit["id"]
+        score = 1.0 - float(hit["vector_distance"])
+        places.append(Place(rid, str(hit.get("name", "")), lat, lon, score))
+    return places
+
+
+def visits(settings: Settings, user_id: str) -> list[Place]:
+    """The restaurants of the user's past visits (those still in the live index)."""
+    live = index.require_live(settings)
+    visited = [str(v) for v in index.get_user(settings, user_id).get("visited") or []]
+    if not visited:
+        return []
+    found = (
+        client(settings)
+        .json()
+        .mget([keys.restaurant(settings, live["version"], rid) for rid in visited], "$")
+    )
+    places = []
+    for rid, doc in zip(visited, found, strict=True):
+        if doc:
+            lat, lon = _location(doc[0]["location"])
+            places.append(Place(rid, str(doc[0].get("name", "")), lat, lon))
+    return places
