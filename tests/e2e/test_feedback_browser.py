@@ -93,7 +93,9 @@ def _open(browser, url: str) -> Page:
 
 
 def _names(page: Page) -> list[str]:
-    return [row["name"] for row in table_rows(page)]
+    """The names in rank order (the grid's accessibility rows need not be in order)."""
+    rows = sorted(table_rows(page), key=lambda row: int(row["#"]))
+    return [row["name"] for row in rows]
 
 
 def _card(page: Page):
