@@ -90,6 +90,45 @@ else:
     )
     st.altair_chart(chart.properties(width=240, height=220))
 
+st.subheader("Feedback loop (simulated)")
+loop = (results or {}).get("feedback")
+if not loop:
+    st.info("No simulation yet: run `python -m recsys evaluate --feedback-rounds 10`.")
+else:
+    segment = st.radio(
+        "Users", ["all", "cold_users", "warm_users"], horizontal=True, key="feedback_segment"
+    )
+    rows = [
+        {"round": entry["round"], "update": arm, "recall@10": value}
+        for entry in loop["rounds"]
+        for arm, value in entry["by_segment"][segment].items()
+    ]
+    st.altair_chart(
+        alt.Chart(pd.DataFrame(rows))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("round:Q", title="rounds of feedback"),
+            y=alt.Y("recall@10:Q", title="recall@10 vs the oracle"),
+            color=alt.Color("update:N", title=None),
+            tooltip=["round", "update", alt.Tooltip("recall@10:Q", format=".3f")],
+        )
+        .properties(height=240),
+        width="stretch",
+    )
+    st.caption(
+        "Simulated users mark the first places shown the way their planted taste says; "
+        "online = the served vector moves after every mark, none = marked places only "
+        "removed, retrain = no online update, a retrain every few rounds."
+    )
+used = (results or {}).get("feedback_used")
+if used:
+    st.caption(
+        f"This model's training used {used['went_used']} 'I went here' and "
+        f"{used['not_for_me_used']} 'Not for me' marks from the app "
+        f"({used['unknown_skipped']} of unknown users or places and "
+        f"{used['held_out_skipped']} held out for evaluation were skipped)."
+    )
+
 st.subheader("Embedding space (PCA to 2-D)")
 st.caption("Restaurants coloured by their first cuisine, users by their first like.")
 st.altair_chart(

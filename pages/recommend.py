@@ -3,6 +3,7 @@
 import streamlit as st
 
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
+from recsys.serving import feedback
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
 from ui import fmt, maps, share, state, widgets
@@ -67,7 +68,16 @@ with side_col:
     user_id = widgets.user_picker(users)
     with state.guard():
         profile = state.user_profile(user_id)
-    widgets.profile_card(profile, len(profile.get("visited") or []))
+        marks = feedback.for_user(settings, user_id)
+    names = state.restaurant_names(live)
+    went = [m.restaurant_id for m in marks if m.label == feedback.WENT]
+    rejected = [m.restaurant_id for m in marks if m.label == feedback.NOT_FOR_ME]
+    visits = set(profile.get("visited") or ()) | set(went)
+    widgets.profile_card(
+        profile,
+        len(visits),
+        fmt.feedback_line([names.get(r, r) for r in went], [names.get(r, r) for r in rejected]),
+    )
     with st.expander("Filters", expanded=True):
         filters = filter_controls(live["cuisines"], *st.session_state["location"])
 with state.guard():
@@ -100,5 +110,13 @@ share.publish(st.session_state["location"], user_id)  # the address bar can be s
 st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.results:
     widgets.results_table(rec.results, timed)
+    place, label = widgets.feedback_controls(rec.results)
+    if label is not None:
+        with state.guard():
+            if label == "reset":
+                feedback.reset(settings, user_id)
+            else:
+                feedback.record(settings, user_id, place, label, source="app")
+        st.rerun()  # the new ranking and the card, within the same click
 if rec.passing is not None:  # fewer than k: say which filter removed what
     widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))

@@ -23,6 +23,7 @@ COMMANDS = {
     "recommend": ("recsys.coldstart", "recommend_cli"),  # known users and new ones
     "evaluate": ("recsys.model.evaluate", "evaluate_cli"),
     "export": ("recsys.serving.export", "export_cli"),
+    "feedback": ("recsys.serving.feedback", "feedback_cli"),
     "bench": ("recsys.bench", "bench_cli"),
     "redis": ("recsys.serving.server", "redis_cli"),
 }
@@ -119,6 +120,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_files(p)
     _add_world(p, all_allowed=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--feedback-rounds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also simulate N rounds of app feedback (recall@10 per round)",
+    )
+
+    p = sub.add_parser("feedback", help="record, list or reset a user's app feedback")
+    p.add_argument("--user-id", required=True, metavar="U", help="a known user id")
+    p.add_argument("--restaurant-id", metavar="R", help="a served restaurant id")
+    mark = p.add_mutually_exclusive_group(required=True)
+    mark.add_argument("--went", action="store_true", help='"I went here" (positive)')
+    mark.add_argument("--not-for-me", action="store_true", help='"Not for me" (negative)')
+    mark.add_argument("--list", action="store_true", help="print the user's feedback")
+    mark.add_argument("--reset", action="store_true", help="forget the user's feedback")
 
     p = sub.add_parser("export", help="export restaurants or users as JSON")
     what = p.add_mutually_exclusive_group(required=True)

@@ -136,12 +136,18 @@ def _publish_locked(
     algorithm: str | None = None,
     progress: ProgressFn | None = None,
 ) -> str:
-    """`publish_model` for a caller that already holds the load lock."""
+    """`publish_model` for a caller that already holds the load lock.
+
+    The live pointer records which app feedback the model was trained on (the model's
+    `metrics["feedback"]`: counts and the seq it read up to); a model without it has
+    seen none, so every stored mark counts as new to it."""
+    feedback_info = model.metrics.get("feedback")
     restaurants, people = with_added(settings, dataset)
+    restaurant_vectors = model.embed_restaurants(restaurants)
     return index.publish_locked(
         settings,
         restaurants,
-        model.embed_restaurants(restaurants),
+        restaurant_vectors,
         people,
         model.embed_users(people),
         visited_in_training(dataset),
@@ -155,6 +161,9 @@ def _publish_locked(
             "restaurants_description": dataset.description,
             "world": getattr(dataset, "world", "default"),
             "selection": selection_summary(getattr(model, "selection", {}) or {}),
+            # The online update centres on it (recsys/data/online.py).
+            "restaurant_mean": restaurant_vectors.mean(axis=0).astype(float).tolist(),
+            **({"feedback": feedback_info} if feedback_info else {}),
         },
     )
 
@@ -257,6 +266,38 @@ def clean_up(settings: Settings) -> None:
         saved.remove_all_but(settings, live["model_version"])
 
 
+def with_app_feedback(
+    settings: Settings, dataset: Dataset, progress: ProgressFn | None = None
+) -> tuple[Dataset, dict[str, Any]]:
+    """The dataset plus the app feedback stored so far, and what was used.
+
+    The feedback counter is read before the marks (`feedback.snapshot`): a mark written
+    while this retrain runs is numbered after `seq`, left for the next retrain, counted
+    as unseen by this model and applied online meanwhile, so it is never lost.
+    """
+    import pandas as pd
+
+    from recsys.data.feedback import with_feedback
+    from recsys.serving import feedback
+
+    marks, seq = feedback.snapshot(settings)
+    frame = pd.DataFrame(
+        [(m.user_id, m.restaurant_id, m.label) for m in marks],
+        columns=["user_id", "restaurant_id", "label"],
+    )
+    merged, counts = with_feedback(dataset, frame)
+    counts["seq"] = seq
+    (progress or no_progress)(
+        Progress(
+            "data", 1, 1,
+            f"app feedback: {counts['went_used']} went, {counts['not_for_me_used']} not for me "
+            f"used; {counts['unknown_skipped']} of unknown users or places skipped, "
+            f"{counts['held_out_skipped']} held out for evaluation",
+        )
+    )  # fmt: skip
+    return merged, counts
+
+
 def _evaluation(
     settings: Settings, dataset: Dataset, model: TrainedModel, report: ProgressFn
 ) -> dict[str, Any]:
@@ -300,9 +341,13 @@ def retrain(
 
         if dataset is None:
             dataset = _dataset(settings, restaurants, users, interactions, report, world)
+        base = dataset
+        dataset, used = with_app_feedback(settings, dataset, report)
         model = train.train(dataset, epochs=epochs, seed=seed, progress=report)
+        model.metrics["feedback"] = used
         failpoints.reached("trained")
-        results = _evaluation(settings, dataset, model, report)
+        results = _evaluation(settings, base, model, report)
+        results["feedback_used"] = used
         train.save(model, settings)
         evaluate.save_evaluation(results, settings)
         failpoints.reached("saved")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from html import escape
@@ -131,4 +132,22 @@ def filters_summary(filters: Any, found: int) -> str:
         parts.append(f"open {DAY_NAMES[at.weekday()]} {at:%H:%M}")
     if filters.radius_m:
         parts.append(f"within {distance(filters.radius_m)}")
+    return " · ".join(parts)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:])")
+
+
+def md_text(value: Any) -> str:
+    """`value` as literal text inside st.markdown: Markdown and HTML characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def feedback_line(went: list[str], not_for_me: list[str]) -> str:
+    """ "✓ went: A, B · ✗ not for me: C" with the names escaped for st.markdown."""
+    parts = []
+    if went:
+        parts.append("✓ went: " + ", ".join(md_text(n) for n in went))
+    if not_for_me:
+        parts.append("✗ not for me: " + ", ".join(md_text(n) for n in not_for_me))
     return " · ".join(parts)

@@ -73,6 +73,24 @@ def _model_status() -> None:
         f"Index version {live['version']} ({live['algorithm'].upper()}) · "
         f"{live['restaurants']} restaurants · {live['users']} users"
     )
+    _feedback_status(live)
+
+
+def _feedback_status(live: dict[str, Any]) -> None:
+    """How much app feedback the served model has not been trained on yet."""
+    from recsys.serving import feedback
+
+    try:
+        new = feedback.unseen(state.settings(), feedback.seen_seq(live))
+    except Exception as exc:  # the sidebar must never take the page down
+        st.caption(f"App feedback: unavailable ({exc.__class__.__name__}).")
+        return
+    used = (live.get("model") or {}).get("feedback") or {}
+    trained_on = used.get("went_used", 0) + used.get("not_for_me_used", 0)
+    st.caption(
+        f"App feedback: **{new}** new since this model was trained "
+        f"(it learned from {trained_on}); applied at once, learned at the next retrain."
+    )
 
 
 def _live_info() -> dict[str, Any]:

@@ -95,6 +95,12 @@ def restaurants(info: dict[str, Any]) -> pd.DataFrame:
     return _live_table("restaurants", info["version"], info["restaurants"])
 
 
+def restaurant_names(info: dict[str, Any]) -> dict[str, str]:
+    """Restaurant id -> name of the restaurants served now."""
+    frame = restaurants(info)
+    return dict(zip(frame["id"].astype(str), frame["name"].astype(str), strict=True))
+
+
 def users(info: dict[str, Any]) -> pd.DataFrame:
     """The users of the live model, sorted by name."""
     frame = _live_table("users", info["version"], info["users"])

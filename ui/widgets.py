@@ -43,8 +43,13 @@ def user_picker(users: pd.DataFrame, key: str = "user") -> str:
     )
 
 
-def profile_card(profile: dict[str, Any], visits: int | None) -> None:
-    """Likes, price bracket, age and number of past visits of one user."""
+def profile_card(profile: dict[str, Any], visits: int | None, feedback: str | None = None) -> None:
+    """Likes, price bracket, age and number of past visits of one user.
+
+    Args:
+        visits: training visits plus places marked "I went here" in the app.
+        feedback: the app feedback as one Markdown line (names escaped), if any.
+    """
     with st.container(border=True):
         name = profile.get("name") or profile.get("user_id")
         st.markdown(f"**{name}** · {profile.get('address', '')}")
@@ -55,6 +60,8 @@ def profile_card(profile: dict[str, Any], visits: int | None) -> None:
             f"age **{_age(profile.get('birthdate'))}** · "
             f"past visits **{'—' if visits is None else visits}**"
         )
+        if feedback:
+            st.caption(f"Feedback in the app: {feedback}")
 
 
 def _age(birthdate: Any) -> str:
@@ -191,3 +198,22 @@ def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:
             "address": st.column_config.TextColumn(width=160),
         },
     )
+
+
+def feedback_controls(results: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """Pick a recommended place and mark it; (restaurant id, "went" / "not_for_me" / None).
+
+    Without a key the picker starts again at the first result whenever the results change.
+    """
+    names = {r["id"]: f"{r['rank']}. {r['name']}" for r in results}
+    with st.container(border=True):
+        place = st.selectbox("Your feedback on", list(names), format_func=names.__getitem__)
+        went_col, not_col, reset_col = st.columns(3)
+        label = None
+        if went_col.button("✓ I went here", key="feedback_went", width="stretch"):
+            label = "went"
+        if not_col.button("✗ Not for me", key="feedback_not_for_me", width="stretch"):
+            label = "not_for_me"
+        if reset_col.button("Forget my feedback", key="feedback_reset", width="stretch"):
+            label = "reset"
+    return place, label

@@ -42,6 +42,10 @@ class Dataset:
     seed: int = 0
     description: str = ""  # where the restaurants came from, in one plain sentence
     world: str = "default"  # the planted world of simulated visits (`worlds.py`)
+    # Explicit negatives (user_id, restaurant_id) used as hard negatives in training:
+    # None = the base interactions' label -1 rows (`recsys.data.feedback.with_feedback`
+    # adds the app's "Not for me" marks).
+    negatives: pd.DataFrame | None = None
 
     @cached_property
     def user_index(self) -> dict[str, int]:

@@ -227,8 +227,8 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _model_for(
-    dataset: Dataset, settings: Settings, progress: TextProgress
+def model_for(
+    dataset: Dataset, settings: Settings, progress: TextProgress | None = None
 ) -> tuple[TrainedModel, bool]:
     """The saved model if it was trained on this data, else a fresh one (not saved);
     and whether it is the saved one."""
@@ -238,7 +238,7 @@ def _model_for(
         return train.load_saved(settings, expect_fingerprint=dataset.fingerprint), True
     except CheckpointError as exc:
         print(f"note: {exc} Training a model for this evaluation.", file=sys.stderr)
-        return train.train(dataset, progress=progress), False
+        return train.train(dataset, progress=progress or TextProgress(sys.stderr)), False
 
 
 def _evaluate_world(
@@ -248,6 +248,11 @@ def _evaluate_world(
     and the model is not the saved (served) one."""
     from recsys.data.dataset import build_dataset
 
+    rounds = getattr(args, "feedback_rounds", 0) or 0
+    if rounds:
+        from recsys.model import loop
+
+        loop.check_rounds(rounds)  # before the slow part
     dataset = build_dataset(
         settings,
         restaurants=getattr(args, "restaurants", None) or settings.restaurants_file,
@@ -256,9 +261,11 @@ def _evaluate_world(
         world=world,
         progress=progress,
     )
-    model, is_saved = _model_for(dataset, settings, progress)
+    model, is_saved = model_for(dataset, settings, progress)
     started = time.perf_counter()
     results = evaluate(dataset, model, settings=settings)
+    if rounds:
+        results["feedback"] = loop.simulate(dataset, model, rounds, progress=progress)
     results["evaluate_seconds"] = round(time.perf_counter() - started, 3)
     if is_saved or save_any:
         save_evaluation(results, settings)

@@ -74,6 +74,7 @@ class ModelConfig:
     # candidates; the best epoch moved by at most a few epochs with 8).
     patience: int = 5
 
+
 ID_INIT_STD = 0.05  # per coordinate: ID vectors start at ~0.6 x the feature part's length
 FULL_SOFTMAX_MAX = 20_000  # restaurants: batch x catalogue logits stay ~40 MB
 
@@ -187,6 +188,8 @@ def sampled_softmax_loss(
     cand_ids: torch.Tensor,
     temperature: float,
     log_q: torch.Tensor | None = None,
+    hard_emb: torch.Tensor | None = None,
+    hard_ok: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Softmax of each user's positive against sampled candidates.
 
@@ -200,6 +203,9 @@ def sampled_softmax_loss(
         log_q: optional (C,) log sampling probability of each candidate; subtracting
             it from the logits corrects the bias towards frequently sampled (popular)
             negatives, so the loss estimates the full softmax over the catalogue.
+        hard_emb: optional (B, D): one explicit negative of user i (a "Not for me" mark
+            or a label -1 interaction), an extra candidate for row i only (no logQ: it
+            was not sampled); `hard_ok` (B,) says which rows have one.
     """
     batch = len(user_emb)
     logits = user_emb @ cand_emb.T / temperature
@@ -209,5 +215,8 @@ def sampled_softmax_loss(
     positive = torch.zeros_like(same)
     positive[:, :batch] = torch.eye(batch, dtype=torch.bool, device=logits.device)
     logits = logits.masked_fill(same & ~positive, float("-inf"))
+    if hard_emb is not None and hard_ok is not None:
+        hard = (user_emb * hard_emb).sum(-1, keepdim=True) / temperature
+        logits = torch.cat([logits, hard.masked_fill(~hard_ok[:, None], float("-inf"))], dim=1)
     labels = torch.arange(batch, device=logits.device)
     return F.cross_entropy(logits, labels)

@@ -193,6 +193,22 @@ def _pick(ids: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
     return None if ids is None else ids[idx]
 
 
+def _hard(
+    u_idx: torch.Tensor, r_idx: torch.Tensor, data: _Inputs
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """One explicit negative per batch row, drawn from its user's, and which rows have
+    one (never the row's own positive)."""
+    if data.negatives is None:
+        return None
+    offsets, items = data.negatives
+    start, count = offsets[u_idx], offsets[u_idx + 1] - offsets[u_idx]
+    ok = count > 0
+    draw = (torch.rand(len(u_idx), generator=data.generator) * count.clamp(min=1)).long()
+    pick = items[(start + draw).clamp(max=max(len(items) - 1, 0))]
+    pick = torch.where(ok, pick, torch.zeros_like(pick))
+    return pick, ok & (pick != r_idx)
+
+
 def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> float:
     net.train()
     total, batches = 0.0, 0
@@ -200,16 +216,29 @@ def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> 
     for batch in order.split(config.batch_size):
         u_idx, r_idx = data.u[batch], data.r[batch]
         user_emb = net.user_tower(data.xu[u_idx], _pick(data.uid, u_idx))
+        hard = _hard(u_idx, r_idx, data)
         if data.full:
             # Every training restaurant is a candidate: the exact softmax, no sampling bias.
             cand_emb = net.restaurant_tower(data.xr[data.warm], _pick(data.rid, data.warm))
             logits = user_emb @ cand_emb.T / config.temperature
+            if hard is not None:
+                # An explicit negative counts once more, for its user only: a "Not for me"
+                # pushes harder than a place merely not visited.
+                pos = data.warm_pos[hard[0]]  # -1: not in the training catalogue
+                extra = (user_emb * cand_emb[pos.clamp(min=0)]).sum(-1) / config.temperature
+                extra = extra.masked_fill(~(hard[1] & (pos >= 0)), float("-inf"))
+                logits = torch.cat([logits, extra[:, None]], dim=1)
             loss = F.cross_entropy(logits, data.warm_pos[r_idx])
         else:
             cand = _candidates(r_idx, data, config)
-            cand_emb = net.restaurant_tower(data.xr[cand], _pick(data.rid, cand))
+            rows = cand if hard is None else torch.cat([cand, hard[0]])
+            row_emb = net.restaurant_tower(data.xr[rows], _pick(data.rid, rows))
+            cand_emb = row_emb[: len(cand)]
             lq = data.log_q[cand] if data.log_q is not None else None
-            loss = sampled_softmax_loss(user_emb, cand_emb, cand, config.temperature, lq)
+            hard_emb, hard_ok = (None, None) if hard is None else (row_emb[len(cand) :], hard[1])
+            loss = sampled_softmax_loss(
+                user_emb, cand_emb, cand, config.temperature, lq, hard_emb, hard_ok
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -280,6 +309,8 @@ class _Inputs:
     generator: torch.Generator
     uid: torch.Tensor | None  # per user row: its ID vector's row (0 = none); None: no IDs
     rid: torch.Tensor | None
+    # Explicit negatives as CSR: user row u's are items[offsets[u]:offsets[u + 1]].
+    negatives: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def id_vocab(dataset: Dataset) -> dict[str, list[str]]:
@@ -323,7 +354,29 @@ def _inputs(
         vocab = vocab or id_vocab(dataset)
         uid = _id_tensor(dataset.users["user_id"], vocab["users"])
         rid = _id_tensor(dataset.restaurants["id"], vocab["restaurants"])
-    return _Inputs(xu, xr, _tensor(u), _tensor(r), warm, warm_pos, full, log_q, generator, uid, rid)
+    return _Inputs(
+        xu, xr, _tensor(u), _tensor(r), warm, warm_pos, full, log_q, generator, uid, rid,
+        _negatives(dataset),
+    )  # fmt: skip
+
+
+def _negatives(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Explicit negatives (label -1, "Not for me") of warm restaurants, by user row."""
+    from recsys.data.feedback import base_negatives
+
+    frame = dataset.negatives if dataset.negatives is not None else base_negatives(dataset)
+    frame = frame[
+        frame["user_id"].isin(dataset.user_index)
+        & frame["restaurant_id"].isin(dataset.restaurant_index)
+        & ~frame["restaurant_id"].isin(dataset.split.cold_restaurants)
+    ]
+    if frame.empty:
+        return None
+    u, r = _pairs(frame, dataset)
+    order = np.argsort(u, kind="stable")
+    counts = np.bincount(u, minlength=len(dataset.users))
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return _tensor(offsets), _tensor(r[order].astype(np.int64))
 
 
 def _net(data: _Inputs, config: ModelConfig, vocab: dict[str, list[str]]) -> TwoTower:

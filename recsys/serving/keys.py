@@ -13,6 +13,9 @@ key by hand. Everything lives under the namespace `ns` (`RECSYS_NAMESPACE`):
 | `{ns}:version` | string | counter for N |
 | `{ns}:lock` | string | who holds the load lock (JSON), with a TTL |
 | `{ns}:added:restaurants`, `{ns}:added:users` | hash | id -> JSON record added in the app |
+| `{ns}:feedback:user:{user_id}` | hash | restaurant id -> JSON {label, time, source, seq} |
+| `{ns}:feedback:users` | hash | user_id -> seq of the user's latest feedback change |
+| `{ns}:feedback:seq` | string | counter: one number per feedback change, never reused |
 
 The control keys (`{ns}:...`) share one hash tag, so on a sharded Redis they live in
 one slot and a MULTI over them is allowed; documents and indexes are spread over the
@@ -117,6 +120,23 @@ def added(settings: Settings, kind: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r} is not one of {KINDS}")
     return control(settings, "added", kind)
+
+
+def feedback(settings: Settings, user_id: str) -> str:
+    """The hash of one user's app feedback (not versioned: a retrain never drops it).
+
+    A control key: the feedback script touches it with the two below in one call."""
+    return control(settings, "feedback", "user", user_id)
+
+
+def feedback_users(settings: Settings) -> str:
+    """The hash user_id -> seq of that user's latest feedback change."""
+    return control(settings, "feedback", "users")
+
+
+def feedback_seq(settings: Settings) -> str:
+    """The counter that numbers every feedback change."""
+    return control(settings, "feedback", "seq")
 
 
 def _text(value: Any) -> str:

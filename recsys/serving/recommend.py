@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -27,7 +27,7 @@ from recsys import limits
 from recsys.config import Settings
 from recsys.data import hours
 from recsys.errors import RecsysError
-from recsys.serving import index, keys
+from recsys.serving import feedback, index, keys
 from recsys.serving.filters import Filters, combine, filter_parts, search_args
 from recsys.serving.server import client, reset_client
 
@@ -44,6 +44,12 @@ EARTH_RADIUS_M = 6372797.560856
 # stamp read after the search still equals the one the vector was read under, the alias
 # named that load when the search ran; otherwise the live load moved, and the user is
 # fetched again for the new load and the query redone.
+#
+# App feedback (feedback.py) rides on the same round trip: the cached user carries the
+# feedback seq its vector was computed under, and `HGET ns:feedback:users {id}` is sent
+# after the search. A different seq drops the cached user; it is recomputed (online
+# update on the live load's vectors) and the query redone, so a click shows on the next
+# query and users without feedback still cost one round trip.
 
 USER_CACHE_SIZE = 10_000
 MAX_ATTEMPTS = 5
@@ -103,12 +109,15 @@ class _Live:
     model_version: str
     cuisines: tuple[str, ...]
     key_prefix: bytes  # of its restaurant documents, "...:v{N}:"
+    restaurant_mean: tuple[float, ...] | None = None  # for the online update (feedback.py)
 
 
 @dataclass(frozen=True)
 class _User:
     vector: bytes  # float32, as FT.SEARCH takes it
     visited: tuple[str, ...]
+    rejected: tuple[str, ...] = ()  # marked "Not for me" in the app: never shown
+    feedback_seq: bytes | None = None  # the user's feedback seq the vector was made under
 
 
 _lives = _LRU(64)  # Settings -> _Live
@@ -127,6 +136,7 @@ def _read_live(settings: Settings) -> _Live:
         model_version=pointer.model_version,
         cuisines=pointer.cuisines,
         key_prefix=(keys.restaurant_prefix(settings, pointer.version) + ":").encode(),
+        restaurant_mean=tuple(pointer.model.get("restaurant_mean") or ()) or None,
     )
     _lives.put(settings, live)
     return live
@@ -155,30 +165,40 @@ def _validated(settings: Settings, filters: Filters, live: _Live) -> tuple[_Live
 
 
 def _user(settings: Settings, live: _Live, user_id: str) -> _User | None:
-    """The user's vector and visits in the live load (cached), or None if not there."""
+    """The user's vector (moved by their app feedback) and visits in the live load
+    (cached per load and feedback seq), or None if not there."""
     key = (settings, live.stamp, user_id)
     user = _users.get(key)
     if user is None:
-        doc_key = keys.user(settings, live.version, user_id)
-        doc = client(settings).json().get(doc_key, "$.embedding", "$.visited")
-        if doc is None:
+        served = feedback.served_user(settings, live.version, user_id, live.restaurant_mean)
+        if served is None:
             return None
-        vector = np.asarray(doc["$.embedding"][0], dtype=np.float32).tobytes()
-        user = _User(vector=vector, visited=tuple(doc["$.visited"][0]))
+        user = _User(served.vector, served.visited, served.rejected, served.seq)
         _users.put(key, user)
     return user
 
 
 def _search(
-    settings: Settings, live: _Live, args: tuple[Any, ...], vector: bytes
+    settings: Settings,
+    live: _Live,
+    args: tuple[Any, ...],
+    vector: bytes,
+    user_id: str | None = None,
+    feedback_seq: bytes | None = None,
 ) -> list[tuple[bytes, dict[bytes, bytes]]] | None:
-    """(key, fields) of each hit in one round trip; None if the live load moved."""
-    reply, stamp = _round_trip(
-        client(settings),
+    """(key, fields) of each hit in one round trip; None if the live load moved, or the
+    user's feedback changed since their vector was computed (it is then dropped)."""
+    commands = [
         search_command(settings, args, vector),
         ("HMGET", keys.live(settings), *keys.STAMP_FIELDS),
-    )
+    ]
+    if user_id is not None:
+        commands.append(("HGET", keys.feedback_users(settings), user_id))
+    reply, stamp, *seq = _round_trip(client(settings), *commands)
     if tuple(stamp) != live.stamp:
+        return None
+    if seq and seq[0] != feedback_seq:
+        _users.put((settings, live.stamp, user_id), None)  # recomputed on the next attempt
         return None
     if isinstance(reply, Exception):
         raise reply
@@ -283,14 +303,30 @@ def _serve(
                 )
             live = fresh  # the load we knew was dropped: look again in the new one
             continue
-        visited = user.visited if checked.exclude_visited else ()
-        hits = _search(settings, live, search_args(checked, visited), user.vector)
+        hits = _search(
+            settings, live, _args(checked, user), user.vector,
+            None if given else user_id, user.feedback_seq,
+        )  # fmt: skip
         if hits is not None:
             return _recommendation(settings, live, checked, hits, user, user_id)
         live = _read_live(settings)  # swapped meanwhile: the user's vector of the new load
     raise RecsysError(
-        f"the live index was replaced {MAX_ATTEMPTS} times during one query; try again."
+        f"the live index or the user's feedback changed {MAX_ATTEMPTS} times during one "
+        "query; try again."
     )
+
+
+def _excluded(filters: Filters, user: _User) -> tuple[Filters, tuple[str, ...]]:
+    """Filters and ids to exclude: visits when asked, places marked "Not for me" always."""
+    visited = user.visited if filters.exclude_visited else ()
+    if not user.rejected:
+        return filters, visited
+    ids = tuple(dict.fromkeys((*visited, *user.rejected)))
+    return replace(filters, exclude_visited=True), ids
+
+
+def _args(filters: Filters, user: _User) -> tuple[Any, ...]:
+    return search_args(*_excluded(filters, user))
 
 
 def _recommendation(
@@ -304,8 +340,9 @@ def _recommendation(
     results = _results(hits, filters, len(live.key_prefix))
     passing = None
     if len(results) < filters.k:
-        visited = user.visited if filters.exclude_visited else ()
-        passing = _passing_counts(_index(settings, live.version), filter_parts(filters, visited))
+        passing = _passing_counts(
+            _index(settings, live.version), filter_parts(*_excluded(filters, user))
+        )
     return Recommendation(
         results=results,
         filters=filters,

@@ -280,3 +280,27 @@ def test_compare_shows_two_users_lists_side_by_side(app, fake_map):
     # The same user twice: identical lists, all shared.
     app.selectbox(key="compare_b").set_value(first).run()
     assert app.metric[0].value == "10 of 10"
+
+
+def test_feedback_buttons_change_the_results_and_the_card(app, fake_map, prepared):
+    from recsys.serving import feedback
+
+    app.run()
+    any_time(app)
+    user = app.selectbox(key="user").value
+    feedback.reset(prepared, user)
+    app.run()
+    first = results(app)["name"].iloc[0]
+    app.button(key="feedback_not_for_me").click().run()
+    no_errors(app)
+    assert first not in list(results(app)["name"])
+    went = results(app)["name"].iloc[0]
+    app.button(key="feedback_went").click().run()
+    no_errors(app)
+    card = " ".join(c.value for c in app.caption)
+    assert "✓ went:" in card and "✗ not for me:" in card
+    marks = {m.label for m in feedback.for_user(prepared, user)}
+    assert marks == {1, -1} and went
+    app.button(key="feedback_reset").click().run()
+    assert feedback.for_user(prepared, user) == []
+    assert first in list(results(app)["name"])

@@ -1,0 +1,107 @@
+"""The online update of a user's vector from app feedback (pure NumPy, no model, no Redis).
+
+One function, used by the serving path (`recsys/serving/feedback.py`, on the vectors of
+the live load) and by the feedback-loop simulation (`recsys/model/loop.py`), so the
+figures in the README measure exactly what is served:
+
+    v' = normalise(v + s * (WENT_STEP * sum(r - m for r went)
+                            - NOT_FOR_ME_STEP * sum(r - m for r not for me)))
+    s  = (share of "Not for me" among the user's marks) ** 2 / (1 + visits / PRIOR_VISITS)
+
+- `v` is the trained (unit) vector, `r` the vectors of the marked places and `m` the
+  mean restaurant vector of the catalogue: centred, because every restaurant vector
+  shares a large common part (norm ~0.78 on the default data) and pushing away from
+  it would turn a user away from every place at once.
+- `s` is how little the trained vector is trusted: less the more visits it was trained
+  on (a prior worth `visits / PRIOR_VISITS` marks) and the more of the user's marks
+  confirm it (someone who goes where we send them needs no correction). Measured in
+  the simulation: without `s`, every step size that helps cold-start users lowers
+  warm users' recall (their taste beyond the profile is per-place noise in the
+  simulator, so there is nothing left to learn for them).
+
+A sum, not a mean: every new mark adds evidence. The trained vector is never
+overwritten: the served one is recomputed from it and the marks, so a reset or a
+retrain starts from data, not from drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# Chosen by simulation (`python -m recsys.model.loop --grid`, README "Feedback loop"):
+# the largest cold-start lift after 3 rounds among the steps that never lower warm
+# users' recall@10 in any of 10 rounds.
+WENT_STEP = 0.4
+NOT_FOR_ME_STEP = 0.2
+PRIOR_VISITS = 0.2
+
+
+def trust_scale(n_went: np.ndarray, n_rejected: np.ndarray, visits: np.ndarray) -> np.ndarray:
+    """`s` of the module doc, elementwise."""
+    marks = np.maximum(1.0, n_went + n_rejected)
+    return (n_rejected / marks) ** 2 / (1.0 + np.asarray(visits, dtype=np.float64) / PRIOR_VISITS)
+
+
+def online_vector(
+    trained: Sequence[float] | np.ndarray,
+    went: np.ndarray | Sequence[Sequence[float]] = (),
+    not_for_me: np.ndarray | Sequence[Sequence[float]] = (),
+    *,
+    mean: Sequence[float] | np.ndarray | None = None,
+    visits: int = 0,
+    went_step: float = WENT_STEP,
+    not_for_me_step: float = NOT_FOR_ME_STEP,
+) -> np.ndarray:
+    """The served vector after feedback: float32, unit length (see module doc).
+
+    Args:
+        trained: the user's trained vector; went / not_for_me: vectors of marked places.
+        mean: the catalogue's mean restaurant vector (None: not centred).
+        visits: how many visits the trained vector was trained on.
+    """
+    v = np.asarray(trained, dtype=np.float64).reshape(-1)
+    dim = v.shape[0]
+    went = np.asarray(went, dtype=np.float64).reshape(-1, dim)
+    rejected = np.asarray(not_for_me, dtype=np.float64).reshape(-1, dim)
+    centre = np.zeros(dim) if mean is None else np.asarray(mean, dtype=np.float64).reshape(-1)
+    scale = float(trust_scale(np.float64(len(went)), np.float64(len(rejected)), np.float64(visits)))
+    step = went_step * (went - centre).sum(axis=0) - not_for_me_step * (rejected - centre).sum(axis=0)
+    return _unit(v + scale * step, v)
+
+
+def online_matrix(
+    trained: np.ndarray,
+    restaurants: np.ndarray,
+    went: np.ndarray,
+    not_for_me: np.ndarray,
+    *,
+    visits: np.ndarray,
+    mean: np.ndarray | None = None,
+    went_step: float = WENT_STEP,
+    not_for_me_step: float = NOT_FOR_ME_STEP,
+) -> np.ndarray:
+    """`online_vector` for many users at once (the simulation).
+
+    Args:
+        trained: (n_users, D); restaurants: (n_restaurants, D).
+        went / not_for_me: (n_users, n_restaurants) 0/1 marks; visits: (n_users,).
+        mean: default the mean of `restaurants`.
+
+    Row i equals `online_vector(trained[i], restaurants[went[i] > 0], ...)`.
+    """
+    trained = np.asarray(trained, dtype=np.float64)
+    restaurants = np.asarray(restaurants, dtype=np.float64)
+    centre = restaurants.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
+    centred = restaurants - centre
+    scale = trust_scale(went.sum(axis=1), not_for_me.sum(axis=1), visits)[:, None]
+    step = went_step * (went @ centred) - not_for_me_step * (not_for_me @ centred)
+    return np.stack([_unit(row, t) for row, t in zip(trained + scale * step, trained, strict=True)])
+
+
+def _unit(v: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(v)
+    if not np.isfinite(norm) or norm < 1e-9:  # cancelled out: keep the trained direction
+        v, norm = fallback, np.linalg.norm(fallback) or 1.0
+    return (v / norm).astype(np.float32)
