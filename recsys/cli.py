@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from recsys.errors import RecsysError
@@ -40,30 +40,26 @@ MAX_SEED = 2**32 - 1  # what numpy's and PyTorch's seeding accept alike
 MAX_EPOCHS = 10_000  # as recsys.train.train checks
 
 
-def _seed(text: str) -> int:
-    """argparse type of --seed: a whole number 0..2**32-1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 <= value <= MAX_SEED:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        raise argparse.ArgumentTypeError(f"seed {shown!r} is not a whole number 0-{MAX_SEED}")
-    return value
+def _whole_number(name: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`, checked before any work."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise argparse.ArgumentTypeError(
+                f"{name} {shown!r} is not a whole number from {low} to {high}"
+            )
+        return value
+
+    return parse
 
 
-def _epochs(text: str) -> int:
-    """argparse type of --epochs: a whole number 1..10000 (checked before any work)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= MAX_EPOCHS:
-        shown = text if len(text) <= 40 else text[:40] + "…"
-        raise argparse.ArgumentTypeError(
-            f"epochs {shown!r} is not a whole number from 1 to {MAX_EPOCHS}"
-        )
-    return value
+_seed = _whole_number("seed", 0, MAX_SEED)
+_epochs = _whole_number("epochs", 1, MAX_EPOCHS)
 
 
 def _add_data_files(p: argparse.ArgumentParser) -> None:
