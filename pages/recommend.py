@@ -45,16 +45,21 @@ def filter_controls(cuisines: list[str], lat: float, lon: float) -> Filters:
     )
 
 
-def whose_taste_toggles() -> tuple[bool, bool]:
-    """Two toggles above the map: the taste map and the user's past visits."""
-    left, right = st.columns(2)
+def whose_taste_toggles() -> tuple[bool, bool, bool]:
+    """Toggles above the map: the taste map, the user's past visits, why each place."""
+    left, middle, right = st.columns(3)
+    why = middle.toggle(
+        "Why these places",
+        key="explain",
+        help="What each place has for this user, and its match score split by cause",
+    )
     taste = left.toggle(
         "Taste map", key="taste_map", help="Colour every place by this user's match score"
     )
     visits = right.toggle(
         "Past visits", key="past_visits", help="Ring the places this user visited"
     )
-    return taste, visits
+    return taste, visits, why
 
 
 st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
@@ -85,8 +90,12 @@ with state.guard():
 
 with map_col:
     timed = filters.at is not None
-    layer = maps.result_layer(st.session_state["location"], filters.radius_m, rec.results, timed)
-    show_taste, show_visits = whose_taste_toggles()
+    show_taste, show_visits, show_why = whose_taste_toggles()
+    results = rec.results
+    if show_why and results:
+        with state.guard():
+            results = state.explained(user_id, rec)  # each result with its "why"
+    layer = maps.result_layer(st.session_state["location"], filters.radius_m, results, timed)
     with state.guard():
         if show_taste:  # drawn under the numbered results
             maps.taste_layer(state.taste(user_id, live["version"]), layer)
@@ -109,7 +118,7 @@ share.publish(st.session_state["location"], user_id)  # the address bar can be s
 # The summary line first: it keeps its place on the page whether or not a table follows.
 st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.results:
-    widgets.results_table(rec.results, timed)
+    widgets.results_table(results, timed)
     place, label = widgets.feedback_controls(rec.results)
     if label is not None:
         with state.guard():

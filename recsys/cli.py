@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-k", type=int, default=10, help="number of results, 1-100 (default 10)")
     p.add_argument("--exclude-visited", action="store_true", help="skip places visited")
+    p.add_argument(
+        "--explain", action="store_true", help='each result\'s "why": likes, price, score split'
+    )
 
     p = sub.add_parser("evaluate", help="recall/NDCG of the model and every baseline")
     _add_data_files(p)

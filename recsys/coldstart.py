@@ -172,11 +172,25 @@ def _add_live(
     return {k: v for k, v in doc.items() if k != "embedding"}
 
 
+def _attach(line: dict[str, Any], whys: list[dict[str, Any]]) -> None:
+    """Each result of a JSON line gets its explanation under "why"."""
+    for result, why in zip(line["results"], whys, strict=True):
+        result["why"] = {k: v for k, v in why.items() if k not in ("id", "score")}
+
+
 def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[float]]:
+    """`new_user_profile` as (user_id, embedding)."""
+    profile, vector = new_user_profile(settings, profile_json)
+    return profile["user_id"], vector
+
+
+def new_user_profile(
+    settings: Settings, profile_json: str
+) -> tuple[dict[str, Any], list[float]]:
     """Cold start: validate a new user's JSON profile and embed it with the user tower.
 
     Returns:
-        (user_id, embedding). PyTorch is imported here only.
+        (validated profile, embedding). PyTorch is imported here only.
 
     Raises:
         RecsysError: bad JSON or profile, no checkpoint, or a checkpoint that is not the
@@ -195,23 +209,40 @@ def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[fl
         raise RecsysError(
             f"--new-user {limits.echo(profile_json)} is nested too deeply to be a profile."
         ) from None
-    profile, vector = embed_profile(settings, raw)
-    return profile["user_id"], vector
+    return embed_profile(settings, raw)
 
 
 def recommend_cli(args: argparse.Namespace, settings: Settings) -> int:
     """`python -m recsys recommend`: one JSON line per user; nothing printed on error."""
     filters = filters_from_args(args)
     lines = []
+    wants_why = bool(getattr(args, "explain", False))
+    model = None  # the serving model, loaded once if explanations are asked for
     if args.new_user is not None:
         filters.validate()  # bad flags fail before PyTorch is loaded
-        user_id, vector = new_user_vector(settings, args.new_user)
+        profile, vector = new_user_profile(settings, args.new_user)
         rec = recommend(settings, filters, vector=vector)
-        rec.user_id = user_id
-        lines.append(rec.to_json())
+        rec.user_id = profile["user_id"]
+        line = rec.to_json()
+        if wants_why:
+            from recsys import explain
+
+            whys = explain.explain(
+                settings, rec.results, user_vector=vector, profile=profile,
+                model=serving_model(settings),
+            )  # fmt: skip
+            _attach(line, whys)
+        lines.append(line)
     else:
         for user_id in args.user_id:
-            lines.append(recommend(settings, filters, user_id=user_id).to_json())
+            rec = recommend(settings, filters, user_id=user_id)
+            line = rec.to_json()
+            if wants_why:
+                from recsys import explain
+
+                model = model or serving_model(settings)
+                _attach(line, explain.for_user(settings, rec.results, user_id, model))
+            lines.append(line)
     # Everything computed before anything is written: an error leaves stdout empty.
     for line in lines:
         sys.stdout.write(json.dumps(line) + "\n")

@@ -91,12 +91,15 @@ def results_table(results: list[Mapping[str, Any]], timed: bool = True) -> pd.Da
             "distance_m": _metres(r.get("distance_m")),
             "open": opening(r, timed),
             "match": r.get("score"),
+            "why": r.get("why"),
             "address": r.get("address"),
         }
         for r in results
     ]
-    columns = ["#", "name", "cuisines", "price", "rating", "distance_m", "open", "match", "address"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["#", "name", "cuisines", "price", "rating", "distance_m", "open", "match"]
+    if any(r.get("why") for r in results):  # explained (the "Why these places" toggle)
+        columns.append("why")
+    return pd.DataFrame(rows, columns=[*columns, "address"])
 
 
 def _metres(value: Any) -> int | None:
@@ -113,6 +116,7 @@ def popup_html(result: Mapping[str, Any], timed: bool = True) -> str:
         f"{map_text(distance(result.get('distance_m')))}"
         + (f"<br>{map_text(opening(result))}" if timed else "")
         + (f"<br>match {score:.2f}" if isinstance(score, (int, float)) else "")
+        + (f"<br><i>why:</i> {map_text(result['why'])}" if result.get("why") else "")
     )
 
 

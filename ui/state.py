@@ -123,6 +123,17 @@ def visits(user_id: str, version: int) -> list[Any]:
     return whose.visits(settings(), user_id)
 
 
+def explained(user_id: str, rec: Any) -> list[dict[str, Any]]:
+    """`rec.results`, each with a one-line "why" and the full explanation ("explanation")."""
+    from recsys import explain
+
+    whys = explain.for_user(settings(), rec.results, user_id, require_model())
+    return [
+        {**result, "why": explain.summary(why), "explanation": why}
+        for result, why in zip(rec.results, whys, strict=True)
+    ]
+
+
 def user_profile(user_id: str) -> dict[str, Any]:
     """One user's live document: profile fields and `visited` (read fresh each time)."""
     from recsys.serving import index

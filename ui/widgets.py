@@ -195,6 +195,10 @@ def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:
             "distance_m": st.column_config.NumberColumn("distance", format="%d m", width=76),
             "open": st.column_config.TextColumn(width=116),
             "match": st.column_config.NumberColumn(format="%.2f", width=56),
+            "why": st.column_config.TextColumn(
+                width=260,
+                help="What this place has for the user, and the main parts of its match score",
+            ),
             "address": st.column_config.TextColumn(width=160),
         },
     )

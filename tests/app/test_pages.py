@@ -304,3 +304,16 @@ def test_feedback_buttons_change_the_results_and_the_card(app, fake_map, prepare
     app.button(key="feedback_reset").click().run()
     assert feedback.for_user(prepared, user) == []
     assert first in list(results(app)["name"])
+
+
+def test_why_these_places_names_a_like_of_the_user(app, fake_map, prepared):
+    any_time(app.run())
+    app.toggle(key="explain").set_value(True).run()
+    no_errors(app)
+    table = results(app)
+    assert "why" in table.columns
+    profile = index.get_user(prepared, app.selectbox(key="user").value)
+    likes = set(profile["likes"])
+    assert any(any(like in str(why) for like in likes) for why in table["why"])
+    fits = ("price range", "pricier", "cheaper")
+    assert all(any(fit in str(why) for fit in fits) for why in table["why"])

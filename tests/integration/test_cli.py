@@ -151,3 +151,22 @@ def test_unknown_world_exits_2_with_one_line(prepared, command) -> None:
     assert out.stderr == (
         "error: unknown world 'mars'; choose one of default, remapped, nonlinear, collaborative.\n"
     )
+
+
+def test_recommend_explain_says_why_and_splits_the_served_score(prepared) -> None:
+    env, _ = prepared
+    users = json.loads(_run(env, "export", "--users").stdout)["users"]
+    user = next(u for u in users if len(u["visited"]) >= 5)
+    out = _run(env, "recommend", "--user-id", user["user_id"], "-k", "5", "--explain")
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["results"]
+    assert len(results) == 5
+    for result in results:
+        why = result["why"]
+        assert set(why) >= {"likes", "price", "parts", "exact", "rating"}
+        assert set(why["likes"]) <= set(user["likes"])
+        if why["exact"]:  # linear towers: the split is the served score itself
+            assert sum(why["parts"].values()) == pytest.approx(result["score"], abs=1e-3)
+    assert any(result["why"]["likes"] for result in results)  # the top 5 meet some like
+    plain = _run(env, "recommend", "--user-id", user["user_id"], "-k", "5")
+    assert "why" not in json.loads(plain.stdout)["results"][0]

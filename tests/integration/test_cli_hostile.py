@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from recsys.serving import server
+from recsys.config import Settings
+from recsys.serving import keys, server
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +68,9 @@ def _jsonl(**fields) -> str:
     return json.dumps({"likes": ["pizza"], "price_bracket": "low", **fields}) + "\n"
 
 
-def _write_files(root: Path) -> dict[str, str]:
-    """Every bad file of the table, by name -> path (directories too)."""
+def _write_files(root: Path, served: str) -> dict[str, str]:
+    """Every bad file of the table, by name -> path (directories too); the bad
+    checkpoints stand where the served model version `served` is looked for."""
     nested = "[" * 5000 + "]" * 5000
     texts = {
         # users files (CSV and JSON Lines)
@@ -111,8 +113,8 @@ def _write_files(root: Path) -> dict[str, str]:
         "inter_unknown.csv": "user_id,restaurant_id\nnobody,nowhere\n",
         "inter_noheader.csv": "",
         # checkpoints
-        "model_raw/model/checkpoint.pt": "",  # replaced by a raw pickle below
-        "model_text/model/checkpoint.pt": "this is not a checkpoint\n",
+        f"model_raw/model/{served}/checkpoint.pt": "",  # replaced by a raw pickle below
+        f"model_text/model/{served}/checkpoint.pt": "this is not a checkpoint\n",
     }
     paths = {}
     for name, text in texts.items():
@@ -122,7 +124,8 @@ def _write_files(root: Path) -> dict[str, str]:
         paths[name] = str(path)
     latin1 = '{"restaurants": [{"name": "Caf\xe9"}]}'.encode("latin-1")
     (root / "rest_latin1.json").write_bytes(latin1)
-    (root / "model_raw/model/checkpoint.pt").write_bytes(pickle.dumps({"state_dict": object}))
+    raw_pickle = pickle.dumps({"state_dict": object})
+    (root / f"model_raw/model/{served}/checkpoint.pt").write_bytes(raw_pickle)
     (root / "a_directory").mkdir()
     paths["dir"] = str(root / "a_directory")
     paths["missing"] = str(root / "no-such-file.csv")
@@ -140,12 +143,13 @@ def prepared(redis_server, tmp_path_factory) -> Iterator[Prepared]:
     trained = _run(env, "train", "--epochs", "1")
     assert trained.returncode == 0, trained.stderr[-1000:]
     client = redis.Redis.from_url(redis_server.url)
-    live_key = f"{namespace}:live"
+    live_key = keys.live(Settings(data_dir=Path(env["RECSYS_DATA_DIR"]), namespace=namespace))
     cuisines = json.loads(client.hget(live_key, "cuisines"))
+    served = client.hget(live_key, "model_version").decode()
     users = json.loads(_run(env, "export", "--users").stdout)["users"]
     yield Prepared(
         env=env,
-        files=_write_files(tmp_path_factory.mktemp("hostile-files")),
+        files=_write_files(tmp_path_factory.mktemp("hostile-files"), served),
         client=client,
         live_key=live_key,
         cuisine=cuisines[0],
