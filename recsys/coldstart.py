@@ -184,9 +184,7 @@ def new_user_vector(settings: Settings, profile_json: str) -> tuple[str, list[fl
     return profile["user_id"], vector
 
 
-def new_user_profile(
-    settings: Settings, profile_json: str
-) -> tuple[dict[str, Any], list[float]]:
+def new_user_profile(settings: Settings, profile_json: str) -> tuple[dict[str, Any], list[float]]:
     """Cold start: validate a new user's JSON profile and embed it with the user tower.
 
     Returns:

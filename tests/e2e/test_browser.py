@@ -441,7 +441,7 @@ def _layer_colours(page: Page, opacity: float, weight: int, changed_from=None) -
 
 def test_the_taste_map_changes_with_the_user(page: Page):
     loaded(page)
-    page.get_by_text("Taste map").click()
+    page.get_by_text("Taste map", exact=True).click()
     idle(page)
     first = _layer_colours(page, 0.85, 1)
     assert len(first) > 100 and len(set(first)) >= 3  # a ramp, not one colour
@@ -453,6 +453,6 @@ def test_the_taste_map_changes_with_the_user(page: Page):
     idle(page)
     second = _layer_colours(page, 0.85, 1, changed_from=first)
     assert sorted(second) != sorted(first) or second != first
-    page.get_by_text("Past visits").click()
+    page.get_by_text("Past visits", exact=True).click()
     idle(page)
     assert _layer_colours(page, 0.0, 3)  # the rings of the user's past visits
