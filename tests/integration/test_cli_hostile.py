@@ -78,7 +78,8 @@ def _write_files(root: Path, served: str) -> dict[str, str]:
         "users_0001.csv": USERS_HEADER + GOOD_USER + "u2,pizza,low,0001-01-01,Older\n",
         "users_9999.csv": USERS_HEADER + GOOD_USER + "u2,pizza,low,9999-01-01,Unborn\n",
         "users_longname.csv": USERS_HEADER + GOOD_USER + f"u2,pizza,low,1990-01-01,{'n' * 5000}\n",
-        "users_badlike.csv": USERS_HEADER + GOOD_USER + "u2,🍕,low,1990-01-01,Bea\n",
+        # Likes are data (any like trains), but not an endless one.
+        "users_badlike.csv": USERS_HEADER + GOOD_USER + f"u2,{'🍕' * 300},low,1990-01-01,Bea\n",
         "users_dup.csv": USERS_HEADER + GOOD_USER + GOOD_USER,
         "users_empty.csv": "",
         "users_header_only.csv": USERS_HEADER,
@@ -259,7 +260,7 @@ CASES = [
     ("users-0001", ["train", "--users", "{users_0001.csv}"], {}, "birthdate '0001-01-01'"),
     ("users-9999", ["train", "--users", "{users_9999.csv}"], {}, "birthdate '9999-01-01'"),
     ("users-longname", ["train", "--users", "{users_longname.csv}"], {}, "longer than 200"),
-    ("users-badlike", ["train", "--users", "{users_badlike.csv}"], {}, "unknown likes"),
+    ("users-badlike", ["train", "--users", "{users_badlike.csv}"], {}, "is longer than"),
     ("users-dup", ["train", "--users", "{users_dup.csv}"], {}, "appears twice"),
     ("users-empty", ["train", "--users", "{users_empty.csv}"], {}, "is not valid CSV"),
     ("users-header-only", ["train", "--users", "{users_header_only.csv}"], {}, "has no users"),
