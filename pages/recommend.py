@@ -98,7 +98,7 @@ with map_col:
     layer = maps.result_layer(st.session_state["location"], filters.radius_m, results, timed)
     with state.guard():
         if show_taste:  # drawn under the numbered results
-            maps.taste_layer(state.taste(user_id, live["version"]), layer)
+            maps.taste_layer(state.taste(user_id, live["version"], live["restaurants"]), layer)
         if show_visits:
             maps.visits_layer(state.visits(user_id, live["version"]), layer)
     out = maps.show(

@@ -123,9 +123,9 @@ def contributions(
     groups = [_group(n) for n in names]
     x = torch.as_tensor(model.encoders.encode_restaurants(frame), dtype=torch.float32)
     u = torch.as_tensor(np.array(user_vector, dtype=np.float32))  # a writable copy
-    from recsys.model.train import _id_tensor
+    from recsys.model.train import id_tensor
 
-    ids = _id_tensor(frame["id"], model.id_vocab.get("restaurants"))
+    ids = id_tensor(frame["id"], model.id_vocab.get("restaurants"))
     linear = len(tower.net) == 1 and tower.skip is None
     tower.eval()
     with torch.no_grad():

@@ -145,7 +145,7 @@ def publish(location: tuple[float, float], user_id: str) -> None:
         view["open"] = f"{DAYS[state.get('open_at_day', 0)]}-{clock:%H:%M}"
     if state.get("cuisines"):
         view["cuisine"] = list(state["cuisines"])
-    if dict(st.query_params.to_dict()) != {k: v for k, v in view.items() if isinstance(v, str)} or (
-        st.query_params.get_all("cuisine") != view.get("cuisine", [])
-    ):
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    wanted = {k: v if isinstance(v, list) else [v] for k, v in view.items()}
+    if current != wanted:  # writing only on change: no needless browser history entry
         st.query_params.from_dict(view)

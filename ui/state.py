@@ -108,8 +108,9 @@ def users(info: dict[str, Any]) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def taste(user_id: str, version: int) -> list[Any]:
-    """The user's match score for every place (cached per user and live version)."""
+def taste(user_id: str, version: int, restaurants: int) -> list[Any]:
+    """The user's match score for every place (cached per user, live version and count of
+    places, so a restaurant added in the app shows up)."""
     from recsys.serving import taste as whose
 
     return whose.scores(settings(), user_id)

@@ -168,15 +168,17 @@ def generate_users(n: int = 1000, seed: int = 0) -> pd.DataFrame:
     for i in range(n):
         n_likes = int(rng.integers(1, 5))
         likes = rng.choice(len(LIKES), size=n_likes, replace=False, p=like_weights)
+        name, username, email = fake.name(), fake.user_name(), fake.email()
+        # Faker's address is drawn and discarded so every later Faker field stays as it
+        # was (published figures depend on them); the address itself is in SF.
+        fake.address()
         rows.append(
             {
                 "user_id": f"u{i + 1:04d}",
-                "name": fake.name(),
-                "username": fake.user_name(),
-                "email": fake.email(),
-                # Faker's address is still drawn, so every later field stays as it was
-                # (published figures depend on them); the address itself is in SF.
-                "address": (fake.address(), addresses[i])[1],
+                "name": name,
+                "username": username,
+                "email": email,
+                "address": addresses[i],
                 "phone_number": fake.phone_number(),
                 # Ages 18-80 on REFERENCE_DATE, not today: the same seed gives the same
                 # users on any day (Faker's date_of_birth counts from today).

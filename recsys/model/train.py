@@ -61,7 +61,7 @@ class TrainedModel:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
         x = _tensor(self.encoders.encode_users(users))
-        ids = _id_tensor(users["user_id"], self.id_vocab.get("users"))
+        ids = id_tensor(users["user_id"], self.id_vocab.get("users"))
         return self.net.user_tower(x, ids).numpy().astype(np.float32)
 
     @torch.no_grad()
@@ -69,11 +69,11 @@ class TrainedModel:
         """Unit-length float32 embeddings (n, D), in eval mode (no dropout): deterministic."""
         self.net.eval()
         x = _tensor(self.encoders.encode_restaurants(restaurants))
-        ids = _id_tensor(restaurants["id"], self.id_vocab.get("restaurants"))
+        ids = id_tensor(restaurants["id"], self.id_vocab.get("restaurants"))
         return self.net.restaurant_tower(x, ids).numpy().astype(np.float32)
 
 
-def _id_tensor(keys: pd.Series, vocab: list[str] | None) -> torch.Tensor | None:
+def id_tensor(keys: pd.Series, vocab: list[str] | None) -> torch.Tensor | None:
     """Row of each key in `vocab` + 1 (0 = no learnt vector), or None without a vocab."""
     if not vocab:
         return None
@@ -352,8 +352,8 @@ def _inputs(
     uid = rid = None
     if config.id_embeddings:
         vocab = vocab or id_vocab(dataset)
-        uid = _id_tensor(dataset.users["user_id"], vocab["users"])
-        rid = _id_tensor(dataset.restaurants["id"], vocab["restaurants"])
+        uid = id_tensor(dataset.users["user_id"], vocab["users"])
+        rid = id_tensor(dataset.restaurants["id"], vocab["restaurants"])
     return _Inputs(
         xu, xr, _tensor(u), _tensor(r), warm, warm_pos, full, log_q, generator, uid, rid,
         _negatives(dataset),

@@ -148,7 +148,6 @@ def second_app_url(prepared: dict[str, str], tmp_path_factory: pytest.TempPathFa
 @contextlib.contextmanager
 def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start `streamlit run app.py` on a free loopback port; stop its process group after."""
-    prepared = env
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
@@ -158,7 +157,7 @@ def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
-            env=prepared,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,14 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import (
-    EXPECT_TIMEOUT_MS,
-    EXTERNAL,
-    _free_port,
-    _route_offline,
-    _wait_healthy,
-    with_group,
-)
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS, EXTERNAL, _route_offline, running_app
 from tests.e2e.test_browser import any_time, idle, loaded, table_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,27 +47,8 @@ def own_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
     )
     try:
         _recsys(env, "train", "--epochs", os.environ.get("RECSYS_E2E_EPOCHS", "3"))
-        port = _free_port()
-        log = home / "streamlit.log"
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-        cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-        cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url, proc, log)
+        with running_app(env, tmp_path_factory) as url:
             yield url, env
-        finally:
-            with_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with_group(proc, signal.SIGKILL)
-                proc.wait(timeout=15)
     finally:
         subprocess.run(
             [sys.executable, "-m", "recsys", "redis", "stop"], cwd=ROOT, env=env, timeout=120
