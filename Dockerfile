@@ -28,4 +28,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=600s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
 
 # `prepare` is idempotent: the first start downloads/generates data and trains; later starts reuse it.
-CMD ["sh", "-c", "python -m recsys prepare && exec streamlit run app.py --server.address 0.0.0.0 --server.port 8501 --browser.gatherUsageStats false"]
+CMD ["sh", "-c", "python -m recsys prepare && exec python -m ui.serve --server.address 0.0.0.0 --server.port 8501 --browser.gatherUsageStats false"]

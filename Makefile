@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/python -m recsys prepare
-	$(BIN)/python -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m ui.serve --server.address $(HOST) --server.port $(PORT) --browser.gatherUsageStats false
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

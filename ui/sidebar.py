@@ -141,7 +141,7 @@ def retrain_elsewhere() -> dict[str, Any] | None:
 
 
 def _retrain_button() -> None:
-    from recsys.model.towers import ModelConfig
+    from recsys.model.configs import ModelConfig
 
     elsewhere = retrain_elsewhere()
     if elsewhere is not None:

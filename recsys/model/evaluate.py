@@ -70,7 +70,7 @@ def baseline_scores(dataset: Dataset, *, seed: int = 0) -> dict[str, np.ndarray]
 def mlp_scores(dataset: Dataset, *, seed: int = 0) -> np.ndarray:
     """The MLP-tower variant's scores: trained here, for comparison with the served model."""
     from recsys.model import train
-    from recsys.model.towers import MLP_CONFIG
+    from recsys.model.configs import MLP_CONFIG
 
     return model_scores(train.train(dataset, config=MLP_CONFIG, seed=seed), dataset)
 

@@ -29,9 +29,10 @@ from recsys.data.dataset import Dataset
 from recsys.errors import CheckpointError, RecsysError
 from recsys.fileutil import atomic_write
 from recsys.model import saved
+from recsys.model.configs import FULL_SOFTMAX_MAX, ModelConfig
 from recsys.model.features import FEATURES_VERSION, FeatureEncoders
 from recsys.model.metrics import pair_rows, relevant_by_user
-from recsys.model.towers import FULL_SOFTMAX_MAX, ModelConfig, TwoTower, sampled_softmax_loss
+from recsys.model.towers import TwoTower, sampled_softmax_loss
 from recsys.progress import Progress, ProgressFn, no_progress
 
 CHECKPOINT_FORMAT = 1

@@ -147,10 +147,11 @@ def second_app_url(prepared: dict[str, str], tmp_path_factory: pytest.TempPathFa
 
 @contextlib.contextmanager
 def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `streamlit run app.py` on a free loopback port; stop its process group after."""
+    """Start the app as `make run` does (`python -m ui.serve`: `streamlit run app.py` with
+    its imports warmed up) on a free loopback port; stop its process group after."""
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    cmd = [sys.executable, "-m", "ui.serve", "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with log.open("wb") as out:

@@ -8,11 +8,14 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 
 from recsys.serving import server
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +144,24 @@ def test_torch_is_imported_only_for_a_cold_start(prepared) -> None:
     assert cold_run.returncode == 0, cold_run.stderr
     assert json.loads(cold_run.stdout.splitlines()[0])["results"]
     assert cold
+
+
+def test_the_first_page_does_not_import_torch(prepared) -> None:
+    """The Recommend page (and the sidebar) serve a known user without PyTorch: importing
+    it costs seconds of the first page load. A fresh interpreter runs the app once."""
+    env, _ = prepared
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=300).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert any(' result' in c.value for c in at.caption), 'no results line on the page'\n"
+        "sys.stderr.write('TORCH=%s\\n' % ('torch' in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "TORCH=False" in out.stderr, out.stderr[-2000:]
 
 
 @pytest.mark.parametrize("command", ["prepare", "train", "evaluate"])

@@ -12,7 +12,7 @@ from recsys.config import Settings
 from recsys.data.dataset import build_dataset
 from recsys.data.users import generate_users, save_users
 from recsys.explain import BIAS, LEARNT, contributions, likes_satisfied, price_fit, summary
-from recsys.model.towers import MLP_CONFIG, ModelConfig
+from recsys.model.configs import MLP_CONFIG, ModelConfig
 from recsys.model.train import train
 
 

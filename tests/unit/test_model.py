@@ -6,12 +6,8 @@ import pytest
 import torch
 
 from recsys.config import EMBEDDING_DIM
-from recsys.model.towers import (
-    MLP_CONFIG,
-    ModelConfig,
-    TwoTower,
-    sampled_softmax_loss,
-)
+from recsys.model.configs import MLP_CONFIG, ModelConfig
+from recsys.model.towers import TwoTower, sampled_softmax_loss
 
 U = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 R = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]])

@@ -12,8 +12,8 @@ from recsys.config import Settings
 from recsys.data.dataset import build_dataset
 from recsys.data.users import generate_users, save_users
 from recsys.errors import RecsysError
+from recsys.model.configs import ModelConfig
 from recsys.model.metrics import ranking_metrics, relevant_by_user
-from recsys.model.towers import ModelConfig
 from recsys.model.train import best_epoch, load_checkpoint, save_checkpoint, train
 
 
