@@ -1,4 +1,4 @@
-"""Regenerate the README screenshots (docs/screenshots/main.png and model.png).
+"""Regenerate the README screenshots (docs/screenshots/: main, taste, compare, model).
 
 Runs the browser test that takes them, with RECSYS_SCREENSHOT_DIR pointing at
 docs/screenshots (without it the same test, part of `make test`, writes to a

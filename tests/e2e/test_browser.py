@@ -328,19 +328,37 @@ def _ensure_evaluation(env: dict[str, str]) -> None:
 
 
 def test_screenshots_of_the_main_and_model_pages(open_page, prepared, tmp_path: Path):
+    """The README's pictures: an explained result, the taste map, compare, the Model page."""
     shots = _screenshot_dir(tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     _ensure_evaluation(prepared)
     page = open_page(width=1440, height=1000)
     loaded(page)
     any_time(page)
+    page.get_by_text("Why these places", exact=True).click()
+    idle(page)
     click_map(page, 0.45, 0.5)
     frame = page.frame_locator(MAP_IFRAME).first
     # Dispatched, not clicked: a neighbouring marker may overlap the first one.
     frame.locator(".leaflet-marker-icon", has_text=re.compile(r"^1$")).first.dispatch_event("click")
-    expect(frame.locator(".leaflet-popup")).to_have_css("opacity", "1")  # faded in
+    popup = frame.locator(".leaflet-popup")
+    expect(popup).to_have_css("opacity", "1")  # faded in
+    expect(popup).to_contain_text("match")
     expect(page.get_by_test_id("stDataFrame").first).to_be_in_viewport()
     page.screenshot(path=str(shots / "main.png"))
+
+    page.get_by_text("Why these places", exact=True).click()
+    page.get_by_text("Taste map", exact=True).click()
+    page.get_by_text("Past visits", exact=True).click()
+    idle(page)
+    assert _layer_colours(page, 0.85, 1)  # the taste map is drawn
+    assert _layer_colours(page, 0.0, 3)  # and the rings of the past visits
+    page.screenshot(path=str(shots / "taste.png"))
+
+    page.get_by_role("link", name="Compare users").click()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)
+    idle(page)
+    page.screenshot(path=str(shots / "compare.png"))
 
     page.get_by_test_id("stSidebarNav").get_by_text("Model", exact=True).click()
     evaluation = page.get_by_text("Evaluation: two-tower vs oracle vs baselines")
@@ -351,7 +369,7 @@ def test_screenshots_of_the_main_and_model_pages(open_page, prepared, tmp_path: 
     chart = page.get_by_test_id("stVegaLiteChart").nth(2)  # loss, validation, evaluation
     expect(chart.locator("canvas, svg").first).to_be_visible()
     page.screenshot(path=str(shots / "model.png"))
-    for name in ("main.png", "model.png"):
+    for name in ("main.png", "taste.png", "compare.png", "model.png"):
         assert (shots / name).stat().st_size < 300_000, f"{name} is too large for the README"
 
 
