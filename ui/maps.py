@@ -112,60 +112,76 @@ def result_layer(
     results: Sequence[Mapping[str, Any]],
     timed: bool = True,
 ) -> folium.FeatureGroup:
-    """The chosen point, its search radius and the numbered recommendations."""
+    """The chosen point, its search radius and the numbered recommendations.
+
+    Drawn by one `ResultsLayer` (one data array, one JavaScript loop) rather than a
+    folium Marker + DivIcon + Tooltip + Popup per result: folium compiles a Jinja
+    template for many of those on every render, which was most of a click's
+    server time.
+    """
     layer = folium.FeatureGroup(name="recommendations")
-    if radius_m:
-        folium.Circle(
-            location=location,
-            radius=radius_m,
-            color="#2ca02c",
-            weight=2,
-            fill=True,
-            fill_opacity=0.06,
-        ).add_to(layer)
-    pin = folium.DivIcon(
-        html=f'<div style="{_PIN_STYLE}"></div>', icon_size=(18, 18), icon_anchor=(9, 9)
-    )
-    folium.Marker(location=location, tooltip=label(fmt.location(*location)), icon=pin).add_to(layer)
-    for result in results:
-        numbered(result, timed).add_to(layer)
+    ResultsLayer(
+        centre=[float(location[0]), float(location[1])],
+        radius_m=float(radius_m) if radius_m else None,
+        pin=f'<div style="{_PIN_STYLE}"></div>',
+        pin_tooltip=fmt.map_text(fmt.location(*location)),
+        results=[
+            [
+                float(result["lat"]),
+                float(result["lon"]),
+                f'<div style="{_NUMBER_STYLE}">{fmt.map_text(result["rank"])}</div>',
+                fmt.map_text(f"{result['rank']}. {result['name']}"),
+                fmt.popup_html(result, timed),
+            ]
+            for result in results
+        ],
+    ).add_to(layer)
     return layer
 
 
-def numbered(result: Mapping[str, Any], timed: bool = True) -> folium.Marker:
-    """A red marker showing the result's rank, with the popup of its details."""
-    icon = folium.DivIcon(
-        html=f'<div style="{_NUMBER_STYLE}">{fmt.map_text(result["rank"])}</div>',
-        icon_size=(26, 26),
-        icon_anchor=(13, 13),
-    )
-    return folium.Marker(
-        location=(result["lat"], result["lon"]),
-        icon=icon,
-        tooltip=label(f"{result['rank']}. {result['name']}"),
-    ).add_child(StringPopup(fmt.popup_html(result, timed)))
+class ResultsLayer(MacroElement):
+    """The search centre (green dot), its radius (green circle) and the numbered red
+    result markers with their tooltips and popups, from one data array.
 
-
-def label(text: Any) -> folium.Tooltip:
-    """A tooltip showing `text` literally: folium writes tooltip text unescaped into a
-    JavaScript template literal and Leaflet renders it as HTML, so it goes through
-    `fmt.map_text` (every map label does)."""
-    return folium.Tooltip(fmt.map_text(text))
-
-
-class StringPopup(MacroElement):
-    """A popup bound from an HTML string: folium.Popup needs jQuery, this needs nothing."""
+    Every text in it went through `fmt.map_text` (tooltips) or `fmt.popup_html`, and the
+    array goes through `tojson`, which is safe inside a script; Leaflet renders tooltip
+    and popup strings as HTML, which the escaping keeps inert."""
 
     _template = Template(
         "{% macro script(this, kwargs) %}"
-        "{{ this._parent.get_name() }}.bindPopup({{ this.html|tojson }}, {maxWidth: 260});"
+        "(function () { var g = {{ this._parent.get_name() }};"
+        " var d = {{ this.data|tojson }};"
+        " if (d.radius) { L.circle(d.centre, {radius: d.radius, color: '#2ca02c', weight: 2,"
+        " fill: true, fillOpacity: 0.06}).addTo(g); }"
+        " L.marker(d.centre, {icon: L.divIcon({html: d.pin, iconSize: [18, 18],"
+        " iconAnchor: [9, 9], className: 'empty'})})"
+        ".bindTooltip(d.pin_tooltip, {sticky: true}).addTo(g);"
+        " d.results.forEach(function (r) {"
+        " L.marker([r[0], r[1]], {icon: L.divIcon({html: r[2], iconSize: [26, 26],"
+        " iconAnchor: [13, 13], className: 'empty'})})"
+        ".bindTooltip(r[3], {sticky: true}).bindPopup(r[4], {maxWidth: 260}).addTo(g); });"
+        " })();"
         "{% endmacro %}"
     )
 
-    def __init__(self, html: str) -> None:
+    def __init__(
+        self,
+        *,
+        centre: list[float],
+        radius_m: float | None,
+        pin: str,
+        pin_tooltip: str,
+        results: list[list[Any]],
+    ) -> None:
         super().__init__()
-        self._name = "StringPopup"
-        self.html = html
+        self._name = "ResultsLayer"
+        self.data = {
+            "centre": centre,
+            "radius": radius_m,
+            "pin": pin,
+            "pin_tooltip": pin_tooltip,
+            "results": results,
+        }
 
 
 # --- whose taste: the user's match score for every place, and where they have been ------

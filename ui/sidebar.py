@@ -12,7 +12,6 @@ import streamlit as st
 
 from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
-from recsys.serving import server
 from ui import retrain, state
 
 POLL_S = 1.0
@@ -29,7 +28,7 @@ def render() -> None:
 
 
 def _redis_status() -> None:
-    info = server.status(state.settings())
+    info = state.redis_status()
     where = f"{info.get('mode', '?')} · {info.get('url') or 'no URL'}"
     if info.get("running") and not info.get("missing"):
         st.caption(f"🟢 Redis {info.get('version')} ({where})")

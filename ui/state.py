@@ -63,6 +63,18 @@ def redis_client() -> redis.Redis:
     return client
 
 
+# The sidebar shows the Redis status on every rerun, but it changes rarely and costs two
+# new connections (a PING with a short timeout, MODULE LIST, INFO): a map click paid
+# ~50 ms for it. A Redis that goes away shows at once in the page's own queries.
+REDIS_STATUS_TTL_S = 10
+
+
+@st.cache_data(ttl=REDIS_STATUS_TTL_S, show_spinner=False)
+def redis_status() -> dict[str, Any]:
+    """`server.status` of the Redis in use, looked at again after `REDIS_STATUS_TTL_S`."""
+    return server.status(settings())
+
+
 def source() -> tuple[str, str]:
     """(source, plain description) of the restaurants being served, as recorded in Redis
     when they were loaded (no file is read and no download is tried from the UI)."""
