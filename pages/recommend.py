@@ -97,10 +97,12 @@ with map_col:
             results = state.explained(user_id, rec)  # each result with its "why"
     layer = maps.result_layer(st.session_state["location"], filters.radius_m, results, timed)
     with state.guard():
+        seen = tuple((m.restaurant_id, m.label) for m in marks)  # feedback moves both
         if show_taste:  # drawn under the numbered results
-            maps.taste_layer(state.taste(user_id, live["version"], live["restaurants"]), layer)
+            places = state.taste(user_id, live["version"], live["restaurants"], seen)
+            maps.taste_layer(places, layer)
         if show_visits:
-            maps.visits_layer(state.visits(user_id, live["version"]), layer)
+            maps.visits_layer(state.visits(user_id, live["version"], seen), layer)
     out = maps.show(
         maps.live_base_map(live),
         key="map",

@@ -120,17 +120,18 @@ def users(info: dict[str, Any]) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def taste(user_id: str, version: int, restaurants: int) -> list[Any]:
-    """The user's match score for every place (cached per user, live version and count of
-    places, so a restaurant added in the app shows up)."""
+def taste(user_id: str, version: int, restaurants: int, marks: tuple = ()) -> list[Any]:
+    """The user's match score for every place (cached per user, live version, count of
+    places and the user's feedback marks, so an added restaurant or a mark shows up)."""
     from recsys.serving import taste as whose
 
     return whose.scores(settings(), user_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def visits(user_id: str, version: int) -> list[Any]:
-    """The places the user visited (cached per user and live version)."""
+def visits(user_id: str, version: int, marks: tuple = ()) -> list[Any]:
+    """The places the user visited or marked "I went here" (cached per user, live
+    version and feedback marks)."""
     from recsys.serving import taste as whose
 
     return whose.visits(settings(), user_id)

@@ -1,8 +1,10 @@
 """Whose taste: a user's match score for every restaurant, and where they have been.
 
 For the map's taste layer and past-visits layer. One KNN query over the live index
-(RedisVL `VectorQuery`, the user's served vector) gives the scores, best first; one
-JSON.MGET gives the visited places. Not on the click path of recommendations.
+(RedisVL `VectorQuery`, the user's served vector: the trained one moved by their app
+feedback, exactly what recommendations use) gives the scores, best first; one
+JSON.MGET gives the visited places (training visits and "I went here" marks). Not on
+the click path of recommendations.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from redisvl.query import VectorQuery
 
 from recsys.config import Settings
 from recsys.errors import RecsysError
-from recsys.serving import index, keys
+from recsys.serving import feedback, index, keys
 from recsys.serving.server import client
 
 MAX_POINTS = 2_000  # a taste map beyond this would be unreadable and slow to draw
@@ -46,9 +48,9 @@ def scores(settings: Settings, user_id: str, limit: int = MAX_POINTS) -> list[Pl
     if not 1 <= int(limit) <= MAX_POINTS:
         raise RecsysError(f"limit {limit!r} is not a whole number from 1 to {MAX_POINTS}.")
     live = index.require_live(settings)
-    user = index.get_user(settings, user_id)
+    user = _served(settings, live, user_id)
     query = VectorQuery(
-        vector=np.asarray(user["embedding"], dtype=np.float32).tolist(),
+        vector=np.frombuffer(user.vector, dtype=np.float32).tolist(),
         vector_field_name="embedding",
         return_fields=["name", "location"],
         num_results=min(int(limit), live["restaurants"]),
@@ -64,10 +66,21 @@ def scores(settings: Settings, user_id: str, limit: int = MAX_POINTS) -> list[Pl
     return places
 
 
+def _served(settings: Settings, live: dict[str, Any], user_id: str) -> feedback.ServedUser:
+    user = feedback.served_user(settings, live["version"], user_id)
+    if user is None:
+        raise RecsysError(
+            f"user {user_id!r} is not among the {live['users']} users of the live model."
+        )
+    return user
+
+
 def visits(settings: Settings, user_id: str) -> list[Place]:
-    """The restaurants of the user's past visits (those still in the live index)."""
+    """The restaurants of the user's past visits and "I went here" marks (those still in
+    the live index)."""
     live = index.require_live(settings)
-    visited = [str(v) for v in index.get_user(settings, user_id).get("visited") or []]
+    user = _served(settings, live, user_id)
+    visited = list(dict.fromkeys(str(v) for v in (*user.visited, *user.went)))
     if not visited:
         return []
     found = (

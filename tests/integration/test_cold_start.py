@@ -193,6 +193,32 @@ def test_taste_scores_every_place_and_agrees_with_recommend(served) -> None:
     assert {p.id for p in visited} == set(user["visited"])
     with pytest.raises(RecsysError, match="limit"):
         taste.scores(settings, user["user_id"], limit=0)
+    with pytest.raises(RecsysError, match="is not among"):
+        taste.scores(settings, "nobody")
+
+
+def test_the_taste_map_follows_feedback_as_recommendations_do(served) -> None:
+    from recsys.serving import feedback, taste
+
+    settings, _ = served
+    users = list(index.iter_documents(settings, "users"))
+    user = next(u for u in users if len(u["visited"]) >= 3 and u["user_id"] != "u0001")
+    before = taste.scores(settings, user["user_id"])
+    went = next(p.id for p in reversed(before) if p.id not in user["visited"])
+    rejected = before[0].id
+    try:
+        feedback.record(settings, user["user_id"], went, feedback.WENT)
+        feedback.record(settings, user["user_id"], rejected, feedback.NOT_FOR_ME)
+        after = taste.scores(settings, user["user_id"])
+        # The served vector moved: the map shows the scores recommendations rank by.
+        top = recommend(settings, Filters(k=10), user_id=user["user_id"]).results
+        scores = {p.id: p.score for p in after}
+        assert [r["score"] for r in top] == pytest.approx([scores[r["id"]] for r in top], abs=1e-5)
+        assert [p.score for p in after] != pytest.approx([p.score for p in before], abs=1e-6)
+        visited = {p.id for p in taste.visits(settings, user["user_id"])}
+        assert visited == set(user["visited"]) | {went}
+    finally:
+        feedback.reset(settings, user["user_id"])
 
 
 def test_prepare_reloads_an_index_made_with_another_schema(served) -> None:
