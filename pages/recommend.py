@@ -120,8 +120,8 @@ share.publish(st.session_state["location"], user_id)  # the address bar can be s
 # The summary line first: it keeps its place on the page whether or not a table follows.
 st.caption(fmt.filters_summary(filters, len(rec.results)))
 if rec.results:
-    widgets.results_table(results, timed)
-    place, label = widgets.feedback_controls(rec.results)
+    row = widgets.results_table(results, timed, selectable=True)
+    place, label = widgets.feedback_controls(rec.results, row)
     if label is not None:
         with state.guard():
             if label == "reset":

@@ -180,9 +180,16 @@ _RELAX: dict[str, tuple[str, Callable[[], None]]] = {
 }
 
 
-def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:
-    """The ranked results as a compact table (same fields as the map popups)."""
-    st.dataframe(
+def results_table(
+    results: list[dict[str, Any]], timed: bool = True, *, selectable: bool = False
+) -> int | None:
+    """The ranked results as a compact table (same fields as the map popups).
+
+    With `selectable`, a row can be selected (the feedback controls then act on that
+    place); returns its position, or None. No key: new results start unselected.
+    """
+    selection = {"on_select": "rerun", "selection_mode": "single-row"} if selectable else {}
+    event = st.dataframe(
         fmt.results_table(results, timed),
         hide_index=True,
         width="stretch",
@@ -201,17 +208,29 @@ def results_table(results: list[dict[str, Any]], timed: bool = True) -> None:
             ),
             "address": st.column_config.TextColumn(width=160),
         },
+        **selection,
     )
+    rows = event.selection.rows if selectable else []
+    return int(rows[0]) if rows and 0 <= rows[0] < len(results) else None
 
 
-def feedback_controls(results: list[dict[str, Any]]) -> tuple[str, str | None]:
+def feedback_controls(
+    results: list[dict[str, Any]], selected: int | None = None
+) -> tuple[str, str | None]:
     """Pick a recommended place and mark it; (restaurant id, "went" / "not_for_me" / None).
 
-    Without a key the picker starts again at the first result whenever the results change.
+    The picker starts at the row selected in the table (`selected`), else the first
+    result. Without a key it starts again there whenever the results change.
     """
     names = {r["id"]: f"{r['rank']}. {r['name']}" for r in results}
     with st.container(border=True):
-        place = st.selectbox("Your feedback on", list(names), format_func=names.__getitem__)
+        place = st.selectbox(
+            "Your feedback on",
+            list(names),
+            index=selected or 0,
+            format_func=names.__getitem__,
+            help="Or select a row of the table above",
+        )
         went_col, not_col, reset_col = st.columns(3)
         label = None
         if went_col.button("✓ I went here", key="feedback_went", width="stretch"):

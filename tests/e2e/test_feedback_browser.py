@@ -114,3 +114,22 @@ def test_feedback_changes_the_list_and_the_card_and_survives_restarts(browser, o
     page.reload()
     _check_state(page, first, went)
     page.context.close()
+
+
+def test_a_selected_table_row_is_the_place_feedback_acts_on(browser, own_app):
+    url, _ = own_app
+    page = _open(browser, url)
+    loaded(page)
+    any_time(page)
+    picker = page.get_by_role("combobox", name="Your feedback on")
+    expect(picker).to_have_value(re.compile(r"^1\. "))
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    assert box is not None
+    # The grid draws on a canvas: the row-selection marker is the leftmost column, rows
+    # are as tall as the header; the third row's marker is in its middle.
+    header = box["height"] / (len(table_rows(page)) + 1)
+    grid.click(position={"x": 12, "y": header * 3.5})
+    expect(picker).to_have_value(re.compile(r"^3\. "))
+    idle(page)
+    page.context.close()
