@@ -38,10 +38,20 @@ NOT_FOR_ME_STEP = 0.2
 PRIOR_VISITS = 0.2
 
 
-def trust_scale(n_went: np.ndarray, n_rejected: np.ndarray, visits: np.ndarray) -> np.ndarray:
+def trust_scale(
+    n_went: np.ndarray,
+    n_rejected: np.ndarray,
+    visits: np.ndarray,
+    prior_visits: float = PRIOR_VISITS,
+) -> np.ndarray:
     """`s` of the module doc, elementwise."""
     marks = np.maximum(1.0, n_went + n_rejected)
-    return (n_rejected / marks) ** 2 / (1.0 + np.asarray(visits, dtype=np.float64) / PRIOR_VISITS)
+    visits = np.asarray(visits, dtype=np.float64)
+    if prior_visits > 0:
+        prior = 1.0 / (1.0 + visits / prior_visits)
+    else:  # the limit PRIOR_VISITS -> 0: training visits make the trained vector exact
+        prior = (visits <= 0).astype(np.float64)
+    return (n_rejected / marks) ** 2 * prior
 
 
 def online_vector(
@@ -53,6 +63,7 @@ def online_vector(
     visits: int = 0,
     went_step: float = WENT_STEP,
     not_for_me_step: float = NOT_FOR_ME_STEP,
+    prior_visits: float = PRIOR_VISITS,
 ) -> np.ndarray:
     """The served vector after feedback: float32, unit length (see module doc).
 
@@ -60,14 +71,20 @@ def online_vector(
         trained: the user's trained vector; went / not_for_me: vectors of marked places.
         mean: the catalogue's mean restaurant vector (None: not centred).
         visits: how many visits the trained vector was trained on.
+        prior_visits: `PRIOR_VISITS` (0: users with training visits do not move).
     """
     v = np.asarray(trained, dtype=np.float64).reshape(-1)
     dim = v.shape[0]
     went = np.asarray(went, dtype=np.float64).reshape(-1, dim)
     rejected = np.asarray(not_for_me, dtype=np.float64).reshape(-1, dim)
     centre = np.zeros(dim) if mean is None else np.asarray(mean, dtype=np.float64).reshape(-1)
-    scale = float(trust_scale(np.float64(len(went)), np.float64(len(rejected)), np.float64(visits)))
-    step = went_step * (went - centre).sum(axis=0) - not_for_me_step * (rejected - centre).sum(axis=0)
+    scale = float(
+        trust_scale(
+            np.float64(len(went)), np.float64(len(rejected)), np.float64(visits), prior_visits
+        )
+    )
+    step = went_step * (went - centre).sum(axis=0)
+    step = step - not_for_me_step * (rejected - centre).sum(axis=0)
     return _unit(v + scale * step, v)
 
 
@@ -81,6 +98,7 @@ def online_matrix(
     mean: np.ndarray | None = None,
     went_step: float = WENT_STEP,
     not_for_me_step: float = NOT_FOR_ME_STEP,
+    prior_visits: float = PRIOR_VISITS,
 ) -> np.ndarray:
     """`online_vector` for many users at once (the simulation).
 
@@ -95,7 +113,7 @@ def online_matrix(
     restaurants = np.asarray(restaurants, dtype=np.float64)
     centre = restaurants.mean(axis=0) if mean is None else np.asarray(mean, dtype=np.float64)
     centred = restaurants - centre
-    scale = trust_scale(went.sum(axis=1), not_for_me.sum(axis=1), visits)[:, None]
+    scale = trust_scale(went.sum(axis=1), not_for_me.sum(axis=1), visits, prior_visits)[:, None]
     step = went_step * (went @ centred) - not_for_me_step * (not_for_me @ centred)
     return np.stack([_unit(row, t) for row, t in zip(trained + scale * step, trained, strict=True)])
 
