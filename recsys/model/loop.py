@@ -296,7 +296,7 @@ def _numbers(text: str, kind: type) -> tuple[Any, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m recsys.model.loop --grid | --check`: JSON Lines on stdout.
+    """`python -m recsys.model.loop [--grid] [--check]`: JSON Lines on stdout.
 
     --grid: STEP_GRID; --check: the goal across warm-user samples and prior strengths.
     Both on every chosen planted world and data seed, with the saved model where it was
@@ -312,15 +312,16 @@ def main(argv: list[str] | None = None) -> int:
     from recsys.model import train
 
     parser = argparse.ArgumentParser(prog="python -m recsys.model.loop")
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--grid", action="store_true", help="evaluate STEP_GRID")
-    what.add_argument("--check", action="store_true", help="the goal across worlds and seeds")
+    parser.add_argument("--grid", action="store_true", help="evaluate STEP_GRID")
+    parser.add_argument("--check", action="store_true", help="the goal across worlds and seeds")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--world", default=None, help="a world name, 'all' or a comma list")
     parser.add_argument("--data-seeds", default="0", help="comma list")
     parser.add_argument("--sim-seeds", default="0,1,2", help="comma list (--check)")
     parser.add_argument("--prior-visits", default=str(online.PRIOR_VISITS), help="comma list")
     args = parser.parse_args(argv)
+    if not (args.grid or args.check):
+        parser.error("give --grid, --check or both")
     check_rounds(args.rounds)
     settings = Settings.from_env()
     if args.world is None:
@@ -339,10 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                 model = train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
             except CheckpointError:
                 model = train.train(dataset, seed=data_seed)
-            if args.grid:
-                rows = step_grid(dataset, model, args.rounds)
-            else:
-                rows = check(
+            rows = step_grid(dataset, model, args.rounds) if args.grid else []
+            if args.check:
+                rows += check(
                     dataset,
                     model,
                     args.rounds,
