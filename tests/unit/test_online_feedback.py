@@ -207,3 +207,10 @@ def test_check_reports_the_goal_and_warm_users_are_not_moved(tiny_dataset) -> No
         assert row["warm_worst_change"] == row["warm_mean_change"] == 0
         assert row["warm_rounds_lower"] == row["warm_rounds_higher"] == 0
     assert {"cold_lift_after_3", "warm_worst_slots", "world"} <= set(rows[0])
+
+
+def test_loop_command_needs_grid_or_check(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        loop.main([])
+    assert exc.value.code == 2
+    assert "give --grid, --check or both" in capsys.readouterr().err
