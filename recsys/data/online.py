@@ -26,8 +26,8 @@ figures in the README measure exactly what is served:
   prior strength tried (PRIOR_VISITS 0.2, 0.02, and in exploration down to 0.001),
   and the MAP step on the softmax likelihood of the marks (with an isotropic or a
   Laplace prior), lowered warm users' recall@10 in some round of some world. With
-  0.2 their mean change is positive in every run (+0.0002 to +0.003) but single
-  rounds dip to -0.008: their taste beyond the profile is per-place noise in the
+  0.2 their mean change is positive in every run (+0.0002 to +0.005) but single
+  rounds dip to -0.0097: their taste beyond the profile is per-place noise in the
   simulator, so the marks carry next to nothing the trained vector lacks, and a
   small move only reshuffles near-ties. Their "Not for me" places are still
   excluded at once, and their marks are learnt at the next retrain.
