@@ -85,12 +85,14 @@ class _Arm:
         self.went = np.zeros((len(users), len(restaurants)), dtype=np.float64)
         self.rejected = np.zeros_like(self.went)
 
-    def vectors(self, online_update: bool, steps: tuple[float, float]) -> np.ndarray:
+    def vectors(
+        self, online_update: bool, steps: tuple[float, float], prior_visits: float
+    ) -> np.ndarray:
         if not online_update:
             return self.users
         return online.online_matrix(
             self.users, self.restaurants, self.went, self.rejected, visits=self.visits,
-            went_step=steps[0], not_for_me_step=steps[1],
+            went_step=steps[0], not_for_me_step=steps[1], prior_visits=prior_visits,
         )  # fmt: skip
 
 
@@ -103,6 +105,7 @@ def simulate(
     steps: tuple[float, float] = (online.WENT_STEP, online.NOT_FOR_ME_STEP),
     arms: tuple[str, ...] = ("online", "none", "retrain"),
     seed: int = 0,
+    prior_visits: float = online.PRIOR_VISITS,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Recall@10 against the oracle after 0..`rounds` rounds, per arm and segment.
@@ -110,6 +113,8 @@ def simulate(
     Args:
         retrain: trains a model on a dataset (default: `train.train` with `seed`).
         steps: (went, not for me) step sizes of the online update.
+        seed: which warm users are sampled (and the retrain's seed).
+        prior_visits: the online update's `PRIOR_VISITS`.
 
     Returns:
         {"rounds": [{"round": i, "online": r, "none": r, "retrain": r,
@@ -151,7 +156,7 @@ def simulate(
         entry: dict[str, Any] = {"round": i, "by_segment": {s: {} for s in SEGMENTS}}
         for arm, st in state.items():
             excluded = seen | (st.went > 0) | (st.rejected > 0)
-            scores = st.vectors(arm == "online", steps) @ st.restaurants.T
+            scores = st.vectors(arm == "online", steps, prior_visits) @ st.restaurants.T
             shown = _top(scores, excluded)
             best = _top(oracle, excluded)
             recall = np.array([len(set(a) & set(b)) / K for a, b in zip(shown, best, strict=True)])
@@ -183,6 +188,7 @@ def simulate(
             "retrain_every": RETRAIN_EVERY,
             "went_step": steps[0],
             "not_for_me_step": steps[1],
+            "prior_visits": prior_visits,
             "recall": "top 10 shown vs the oracle's top 10 of the places not marked yet "
             "(training visits excluded)",
         },
@@ -224,50 +230,127 @@ def lift(result: dict[str, Any], segment: str, after: int = 3) -> float:
 STEP_GRID = ((0.1, 0.05), (0.2, 0.1), (0.4, 0.2), (0.6, 0.3), (0.8, 0.2), (0.8, 0.4), (1.2, 0.6))
 
 
+def warm_changes(result: dict[str, Any]) -> list[float]:
+    """Online minus none recall@10 of the warm users, per round."""
+    return [
+        e["by_segment"]["warm_users"]["online"] - e["by_segment"]["warm_users"]["none"]
+        for e in result["rounds"]
+    ]
+
+
 def step_grid(dataset: Dataset, model: TrainedModel, rounds: int = 10) -> list[dict[str, Any]]:
     """For each step pair: the cold-start lift after 3 rounds and the worst warm change
-    over all rounds (online vs none); `online.WENT_STEP` / `NOT_FOR_ME_STEP` are the
-    pair with the largest lift whose worst warm change is not negative."""
+    over all rounds (online vs none; 0 by construction while `PRIOR_VISITS` is 0)."""
     rows = []
     for steps in STEP_GRID:
         result = simulate(dataset, model, rounds, steps=steps, arms=("online", "none"))
-        warm = [
-            e["by_segment"]["warm_users"]["online"] - e["by_segment"]["warm_users"]["none"]
-            for e in result["rounds"]
-        ]
         rows.append(
             {
+                "world": getattr(dataset, "world", "default"),
                 "went_step": steps[0],
                 "not_for_me_step": steps[1],
                 "cold_lift_after_3": round(lift(result, "cold_users", min(3, rounds)), 4),
-                "worst_warm_change": round(min(warm), 4),
+                "worst_warm_change": round(min(warm_changes(result)), 4),
             }
         )
     return rows
 
 
+def check(
+    dataset: Dataset,
+    model: TrainedModel,
+    rounds: int = 10,
+    *,
+    sim_seeds: tuple[int, ...] = (0,),
+    prior_visits: tuple[float, ...] = (online.PRIOR_VISITS,),
+) -> list[dict[str, Any]]:
+    """The goal, per warm-user sample (`sim_seeds`) and prior strength: cold-start lift
+    after 3 rounds, and the warm users' worst and mean change (online vs none) over
+    rounds 1..`rounds`, also as top-10 slots (of 10 per warm user)."""
+    rows = []
+    for prior in prior_visits:
+        for seed in sim_seeds:
+            result = simulate(
+                dataset, model, rounds, arms=("online", "none"), seed=seed, prior_visits=prior
+            )
+            warm = warm_changes(result)[1:] or [0.0]
+            slots = K * result["settings"]["users"]["warm_users"]
+            rows.append(
+                {
+                    "world": getattr(dataset, "world", "default"),
+                    "sim_seed": seed,
+                    "prior_visits": prior,
+                    "cold_lift_after_3": round(lift(result, "cold_users", min(3, rounds)), 4),
+                    "warm_worst_change": round(min(warm), 4),
+                    "warm_worst_slots": round(min(warm) * slots),
+                    "warm_mean_change": round(float(np.mean(warm)), 5),
+                    "warm_rounds_lower": sum(w < 0 for w in warm),
+                    "warm_rounds_higher": sum(w > 0 for w in warm),
+                }
+            )
+    return rows
+
+
+def _numbers(text: str, kind: type) -> tuple[Any, ...]:
+    return tuple(kind(x) for x in text.split(",") if x.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m recsys.model.loop --grid`: the step-size grid as JSON Lines."""
+    """`python -m recsys.model.loop [--grid] [--check]`: JSON Lines on stdout.
+
+    --grid: STEP_GRID; --check: the goal across warm-user samples and prior strengths.
+    Both on every chosen planted world and data seed, with the saved model where it was
+    trained on that data, else a model trained for it (not saved).
+    """
     import argparse
     import json
 
     from recsys.config import Settings
     from recsys.data.dataset import build_dataset
+    from recsys.data.worlds import WORLDS
     from recsys.errors import CheckpointError
     from recsys.model import train
 
     parser = argparse.ArgumentParser(prog="python -m recsys.model.loop")
     parser.add_argument("--grid", action="store_true", help="evaluate STEP_GRID")
+    parser.add_argument("--check", action="store_true", help="the goal across worlds and seeds")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--world", default=None, help="a world name, 'all' or a comma list")
+    parser.add_argument("--data-seeds", default="0", help="comma list")
+    parser.add_argument("--sim-seeds", default="0,1,2", help="comma list (--check)")
+    parser.add_argument("--prior-visits", default=str(online.PRIOR_VISITS), help="comma list")
     args = parser.parse_args(argv)
+    if not (args.grid or args.check):
+        parser.error("give --grid, --check or both")
+    check_rounds(args.rounds)
     settings = Settings.from_env()
-    dataset = build_dataset(settings, restaurants=settings.restaurants_file)
-    try:
-        model = train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
-    except CheckpointError:
-        model = train.train(dataset)
-    for row in step_grid(dataset, model, args.rounds) if args.grid else []:
-        print(json.dumps(row), flush=True)
+    if args.world is None:
+        worlds: list[str | None] = [None]
+    elif args.world == "all":
+        worlds = list(WORLDS)
+    else:
+        worlds = [w.strip() for w in args.world.split(",") if w.strip()]
+    data_seeds = _numbers(args.data_seeds, int)
+    for world in worlds:
+        for data_seed in data_seeds:
+            dataset = build_dataset(
+                settings, restaurants=settings.restaurants_file, world=world, seed=data_seed
+            )
+            try:
+                model = train.load_saved(settings, expect_fingerprint=dataset.fingerprint)
+            except CheckpointError:
+                model = train.train(dataset, seed=data_seed)
+            rows = step_grid(dataset, model, args.rounds) if args.grid else []
+            if args.check:
+                rows += check(
+                    dataset,
+                    model,
+                    args.rounds,
+                    sim_seeds=_numbers(args.sim_seeds, int),
+                    prior_visits=_numbers(args.prior_visits, float),
+                )
+            for row in ({**r, "data_seed": data_seed} for r in rows):
+                print(json.dumps(row), flush=True)
     return 0
 
 

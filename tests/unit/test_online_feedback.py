@@ -48,25 +48,61 @@ def test_online_vector_moves_towards_went_and_away_from_not_for_me() -> None:
     assert np.linalg.norm(moved) == pytest.approx(1.0, abs=1e-6)
     assert moved @ (places[0] - mean) > v @ (places[0] - mean)
     assert moved @ (places[1] - mean) < v @ (places[1] - mean)
-    # More visits behind the trained vector: a smaller move.
-    trusted = online.online_vector(v, [places[0]], [places[1]], mean=mean, visits=20)
-    assert np.linalg.norm(trusted - v) < np.linalg.norm(moved - v)
     # Only confirmations: nothing to correct.
     assert online.online_vector(v, [places[0]], mean=mean) == pytest.approx(v, abs=1e-6)
 
 
-def test_online_matrix_rows_equal_online_vector() -> None:
+def test_the_formula_of_the_update() -> None:
+    v, places = _unit(1)[0], _unit(4)
+    mean = places.mean(axis=0)
+    went, rejected = places[:1], places[1:]  # share of "Not for me": 3/4
+    step = online.WENT_STEP * (went - mean).sum(0) - online.NOT_FOR_ME_STEP * (rejected - mean).sum(
+        0
+    )
+    for visits, prior_visits, prior in ((0, 0.0, 1.0), (0, 0.2, 1.0), (5, 0.2, 1 / 26)):
+        expected = v + (3 / 4) ** 2 * prior * step
+        got = online.online_vector(
+            v, went, rejected, mean=mean, visits=visits, prior_visits=prior_visits
+        )
+        assert got == pytest.approx(expected / np.linalg.norm(expected), abs=1e-6)
+    assert online.trust_scale(np.array([1.0]), np.array([3.0]), np.array([5.0]), 0.2) == (
+        pytest.approx([(3 / 4) ** 2 / 26])
+    )
+
+
+def test_users_with_training_visits_keep_the_trained_vector() -> None:
+    """The default prior (PRIOR_VISITS 0) is exact once a user has training visits:
+    only users without any move; a finite prior moves them less than new users."""
+    assert online.PRIOR_VISITS == 0.0
+    v, places = _unit(1)[0], _unit(3)
+    mean = places.mean(axis=0)
+    new = online.online_vector(v, [places[0]], [places[1], places[2]], mean=mean)
+    warm = online.online_vector(v, [places[0]], [places[1], places[2]], mean=mean, visits=1)
+    assert np.linalg.norm(new - v) > 0.01
+    assert warm == pytest.approx(v.astype(np.float32), abs=1e-7)
+    finite = online.online_vector(
+        v, [places[0]], [places[1], places[2]], mean=mean, visits=20, prior_visits=0.2
+    )
+    assert 0 < np.linalg.norm(finite - v) < np.linalg.norm(new - v)
+
+
+@pytest.mark.parametrize("prior_visits", [online.PRIOR_VISITS, 0.2])
+def test_online_matrix_rows_equal_online_vector(prior_visits: float) -> None:
     users, places = _unit(4), _unit(6)
     went = (RNG.random((4, 6)) < 0.3).astype(float)
     rejected = ((RNG.random((4, 6)) < 0.3) & (went == 0)).astype(float)
+    rejected[0, 0], went[0, 0] = 1.0, 0.0  # at least one user without visits moves
     visits = np.array([0, 3, 10, 0])
-    matrix = online.online_matrix(users, places, went, rejected, visits=visits)
+    matrix = online.online_matrix(
+        users, places, went, rejected, visits=visits, prior_visits=prior_visits
+    )
     for i in range(4):
         row = online.online_vector(
             users[i], places[went[i] > 0], places[rejected[i] > 0],
-            mean=places.mean(axis=0), visits=int(visits[i]),
+            mean=places.mean(axis=0), visits=int(visits[i]), prior_visits=prior_visits,
         )  # fmt: skip
         assert matrix[i] == pytest.approx(row, abs=1e-5)
+    assert not np.allclose(matrix[0], users[0], atol=1e-4)
 
 
 def test_hard_negatives_raise_the_loss_only_for_their_rows() -> None:
@@ -159,3 +195,22 @@ def test_simulation_reports_every_round_arm_and_segment(tiny_dataset) -> None:
         assert all(0.0 <= entry[arm] <= 1.0 for arm in ("online", "none", "retrain"))
     with pytest.raises(RecsysError, match="-1"):
         loop.simulate(tiny_dataset, model, -1)
+
+
+def test_check_reports_the_goal_and_warm_users_are_not_moved(tiny_dataset) -> None:
+    model = _Vectors(tiny_dataset)
+    rows = loop.check(tiny_dataset, model, 3, sim_seeds=(0, 1), prior_visits=(0.0, 0.2))
+    assert [(r["prior_visits"], r["sim_seed"]) for r in rows] == [
+        (0.0, 0), (0.0, 1), (0.2, 0), (0.2, 1),
+    ]  # fmt: skip
+    for row in rows[:2]:  # an exact prior: warm users' recall is exactly the "none" arm's
+        assert row["warm_worst_change"] == row["warm_mean_change"] == 0
+        assert row["warm_rounds_lower"] == row["warm_rounds_higher"] == 0
+    assert {"cold_lift_after_3", "warm_worst_slots", "world"} <= set(rows[0])
+
+
+def test_loop_command_needs_grid_or_check(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        loop.main([])
+    assert exc.value.code == 2
+    assert "give --grid, --check or both" in capsys.readouterr().err
