@@ -104,24 +104,32 @@ def free_point(page: Page, fx: float, fy: float) -> dict[str, float]:
 def click_map(page: Page, fx: float, fy: float) -> float:
     """Click the map near (fx, fy); wait for the new location and results; return seconds.
 
-    The time is taken in the page (polled every animation frame) from just before the
-    click until the location line has changed and the script is idle again.
+    The time is taken in the page, from the click's pointerdown on the map (not from
+    when Playwright starts its actionability checks) until the location line has
+    changed and the script is idle again (polled every animation frame); both ends are
+    `Date.now()` of the same browser, the map's frame and the page.
     """
     before = location(page)
     point = free_point(page, fx, fy)
-    t0 = time.perf_counter()
-    map_container(page).click(position=point)
-    page.wait_for_function(
+    container = map_container(page)
+    container.evaluate(
+        "(el) => { window.__down = null; el.addEventListener('pointerdown',"
+        " () => { window.__down = Date.now(); }, {once: true, capture: true}); }"
+    )
+    container.click(position=point)
+    seen = page.wait_for_function(
         """([before, idle]) => {
           const el = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
             .find((e) => e.innerText.includes('📍'));
-          return el && !el.innerText.includes(before) && document.querySelector(idle);
+          return el && !el.innerText.includes(before) && document.querySelector(idle)
+            && Date.now();
         }""",
         arg=[before, IDLE],
-    )
-    elapsed = time.perf_counter() - t0
+    ).json_value()
+    down = container.evaluate("() => window.__down")
+    assert down, "the click never reached the map"
     idle(page)
-    return elapsed
+    return (seen - down) / 1000
 
 
 def choose(page: Page, label: str, option: str) -> None:
