@@ -120,8 +120,8 @@ def click_map(page: Page, fx: float, fy: float) -> float:
     seen = page.wait_for_function(
         """([before, idle]) => {
           const el = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
-            .find((e) => e.innerText.includes('📍'));
-          return el && !el.innerText.includes(before) && document.querySelector(idle)
+            .find((e) => e.textContent.includes('📍'));  // textContent: no forced layout
+          return el && !el.textContent.includes(before) && document.querySelector(idle)
             && Date.now();
         }""",
         arg=[before, IDLE],
