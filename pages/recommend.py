@@ -62,72 +62,80 @@ def whose_taste_toggles() -> tuple[bool, bool, bool]:
     return taste, visits, why
 
 
-st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
-with state.guard():
-    settings, live = state.settings(), state.live()
-    users = state.users(live)
-share.restore(users["user_id"].astype(str), live["cuisines"])
-
-map_col, side_col = st.columns([3, 2], gap="medium")
-with side_col:
-    user_id = widgets.user_picker(users)
+@st.fragment
+def recommend_view() -> None:
+    """The whole page as one fragment: a map click, a filter or a feedback mark reruns
+    the page, not the sidebar (a click is the app's hot path: the sidebar's model and
+    Redis status need not be redrawn for it). A full rerun still draws both."""
+    st.session_state.setdefault("location", (DEFAULT_LAT, DEFAULT_LON))
     with state.guard():
-        profile = state.user_profile(user_id)
-        marks = feedback.for_user(settings, user_id)
-    names = state.restaurant_names(live)
-    went = [m.restaurant_id for m in marks if m.label == feedback.WENT]
-    rejected = [m.restaurant_id for m in marks if m.label == feedback.NOT_FOR_ME]
-    visits = set(profile.get("visited") or ()) | set(went)
-    widgets.profile_card(
-        profile,
-        len(visits),
-        fmt.feedback_line([names.get(r, r) for r in went], [names.get(r, r) for r in rejected]),
-    )
-    with st.expander("Filters", expanded=True):
-        filters = filter_controls(live["cuisines"], *st.session_state["location"])
-with state.guard():
-    rec = recommend(settings, filters, user_id=user_id)
+        settings, live = state.settings(), state.live()
+        users = state.users(live)
+    share.restore(users["user_id"].astype(str), live["cuisines"])
 
-with map_col:
-    timed = filters.at is not None
-    show_taste, show_visits, show_why = whose_taste_toggles()
-    results = rec.results
-    if show_why and results:
+    map_col, side_col = st.columns([3, 2], gap="medium")
+    with side_col:
+        user_id = widgets.user_picker(users)
         with state.guard():
-            results = state.explained(user_id, rec)  # each result with its "why"
-    layer = maps.result_layer(st.session_state["location"], filters.radius_m, results, timed)
+            profile = state.user_profile(user_id)
+            marks = feedback.for_user(settings, user_id)
+        names = state.restaurant_names(live)
+        went = [m.restaurant_id for m in marks if m.label == feedback.WENT]
+        rejected = [m.restaurant_id for m in marks if m.label == feedback.NOT_FOR_ME]
+        visits = set(profile.get("visited") or ()) | set(went)
+        widgets.profile_card(
+            profile,
+            len(visits),
+            fmt.feedback_line([names.get(r, r) for r in went], [names.get(r, r) for r in rejected]),
+        )
+        with st.expander("Filters", expanded=True):
+            filters = filter_controls(live["cuisines"], *st.session_state["location"])
     with state.guard():
-        seen = tuple((m.restaurant_id, m.label) for m in marks)  # feedback moves both
-        if show_taste:  # drawn under the numbered results
-            places = state.taste(user_id, live["version"], live["restaurants"], seen)
-            maps.taste_layer(places, layer)
-        if show_visits:
-            maps.visits_layer(state.visits(user_id, live["version"], seen), layer)
-    out = maps.show(
-        maps.live_base_map(live),
-        key="map",
-        height=520,
-        returned_objects=["last_clicked"],
-        feature_group_to_add=layer,
-        center=st.session_state.get("map_center", (DEFAULT_LAT, DEFAULT_LON)),
-        on_change=lambda: take_click(st.session_state.get("map")),
-    )
-    st.markdown(f"**{fmt.location(*st.session_state['location'])}** · click the map to move")
-if take_click(out):
-    st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
-share.publish(st.session_state["location"], user_id)  # the address bar can be shared as is
+        rec = recommend(settings, filters, user_id=user_id)
 
-# The summary line first: it keeps its place on the page whether or not a table follows.
-st.caption(fmt.filters_summary(filters, len(rec.results)))
-if rec.results:
-    row = widgets.results_table(results, timed, selectable=True)
-    place, label = widgets.feedback_controls(rec.results, row)
-    if label is not None:
+    with map_col:
+        timed = filters.at is not None
+        show_taste, show_visits, show_why = whose_taste_toggles()
+        results = rec.results
+        if show_why and results:
+            with state.guard():
+                results = state.explained(user_id, rec)  # each result with its "why"
+        layer = maps.result_layer(st.session_state["location"], filters.radius_m, results, timed)
         with state.guard():
-            if label == "reset":
-                feedback.reset(settings, user_id)
-            else:
-                feedback.record(settings, user_id, place, label, source="app")
-        st.rerun()  # the new ranking and the card, within the same click
-if rec.passing is not None:  # fewer than k: say which filter removed what
-    widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))
+            seen = tuple((m.restaurant_id, m.label) for m in marks)  # feedback moves both
+            if show_taste:  # drawn under the numbered results
+                places = state.taste(user_id, live["version"], live["restaurants"], seen)
+                maps.taste_layer(places, layer)
+            if show_visits:
+                maps.visits_layer(state.visits(user_id, live["version"], seen), layer)
+        out = maps.show(
+            maps.live_base_map(live),
+            key="map",
+            height=520,
+            returned_objects=["last_clicked"],
+            feature_group_to_add=layer,
+            center=st.session_state.get("map_center", (DEFAULT_LAT, DEFAULT_LON)),
+            on_change=lambda: take_click(st.session_state.get("map")),
+        )
+        st.markdown(f"**{fmt.location(*st.session_state['location'])}** · click the map to move")
+    if take_click(out):
+        st.rerun()  # no on_change (e.g. in tests): redraw once with the new location
+    share.publish(st.session_state["location"], user_id)  # the address bar can be shared as is
+
+    # The summary line first: it keeps its place on the page whether or not a table follows.
+    st.caption(fmt.filters_summary(filters, len(rec.results)))
+    if rec.results:
+        row = widgets.results_table(results, timed, selectable=True)
+        place, label = widgets.feedback_controls(rec.results, row)
+        if label is not None:
+            with state.guard():
+                if label == "reset":
+                    feedback.reset(settings, user_id)
+                else:
+                    feedback.record(settings, user_id, place, label, source="app")
+            st.rerun()  # the new ranking and the card, within the same click
+    if rec.passing is not None:  # fewer than k: say which filter removed what
+        widgets.empty_state(rec.passing, live["restaurants"], len(rec.results))
+
+
+recommend_view()
