@@ -48,6 +48,10 @@ FILTER_NAMES = ("location", "open_at", "price", "rating", "cuisines", "not_visit
 # The loose radius over-fetches at most this many hits; beyond, Redis checks the radius.
 MAX_FETCH = 400
 FETCH_GROWTH = 4  # a retry of the loose radius asks for this many times more hits
+# The first loose query asks for FETCH_MARGIN * k / (share of the cover inside) + 4:
+# the scores depend on location, so the best places of a cover are not spread like its
+# places (at 100,000 bench places, 1.5 left fewer than k inside for 8 of 40 users).
+FETCH_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,14 @@ def _knn_parts(
         parts.pop("rating", None)
         parts["price"] = _price_rating(filters.min_price, filters.max_price, filters.min_rating)
     if loose and "location" in parts:
-        cells = geocells.cover(filters.lat, filters.lon, filters.radius_m)
+        cells = _loose_cover(filters)
         assert cells is not None  # loose only where a cover exists (`plan_fetch`)
         parts["location"] = Tag("cells") == [*cells[0], *cells[1]]
     return parts
+
+
+def _loose_cover(filters: Filters) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    return geocells.cover(filters.lat, filters.lon, filters.radius_m, geocells.LOOSE_MAX_TERMS)
 
 
 def _price_rating(
@@ -244,13 +252,15 @@ class Plan:
     batch_size: int | None = None
 
 
-# The cost model of `plan` (FT.SEARCH at 100,000 places on a 2-core machine, see
-# docs/filtered-search.md): ADHOC_BF costs about ADHOC_US per place passing the cells;
-# BATCHES costs a FLAT scan of every vector (SCAN_US each) or an HNSW search of the
-# batch (HNSW_US per batch place), and asks for BATCH_MARGIN times the batch that
-# holds `fetch` passing places on average, so one batch is usually enough.
-ADHOC_US, SCAN_US, HNSW_US = 0.8, 0.08, 5.0
-BATCH_MARGIN = 2.0
+# The cost model of `plan`, fitted to FT.SEARCH timings at 100,000 places on a 2-core
+# machine (docs/filtered-search.md): ADHOC_BF costs about ADHOC_US per place passing
+# the cells; BATCHES costs, with FLAT, about two scans of every vector (SCAN_US per
+# vector: the scan, then the skips into the cells' posting lists and further batches),
+# with HNSW about HNSW_US per place of the batch. The batch is BATCH_MARGIN times the
+# one that would hold `fetch` passing places if scores did not depend on location;
+# they do (the towers see coordinates), so one batch is often not enough.
+ADHOC_US, SCAN_US, HNSW_US = 1.0, 0.16, 2.5
+BATCH_MARGIN = 3.0
 
 
 def plan(
@@ -264,15 +274,15 @@ def plan(
 
     With a loose radius and the live load's places per cell (`geocells.cell_counts`),
     the policy is chosen by estimated cost: ADHOC_BF over the places of the cover, or
-    BATCHES with a batch size from the cover's share of the catalogue (TAG-only filters
-    make BATCHES cheap; with Redis's GEO check inside, its skips cost ~45 us each).
-    Otherwise `hybrid_policy`. Any plan gives the same exact top-k.
+    BATCHES with a batch size from the cover's share of the catalogue (only with TAG
+    filters: with Redis's GEO check inside, each skip of BATCHES cost ~45 us).
+    Otherwise `hybrid_policy`. Any plan gives the same exact top-k (FLAT).
     """
     fetch = plan_fetch(filters)
     default = Plan(fetch, hybrid_policy(filters))
     if filters.cuisines or not loose_radius(filters, fetch) or not cell_counts or not restaurants:
         return default
-    inner, border = geocells.cover(filters.lat, filters.lon, filters.radius_m)
+    inner, border = _loose_cover(filters)
     passing = max(1.0, geocells.estimate((*inner, *border), cell_counts))
     batch = math.ceil(BATCH_MARGIN * fetch * restaurants / passing)
     batches_us = restaurants * SCAN_US if algorithm == "flat" else batch * HNSW_US
@@ -294,17 +304,13 @@ def plan_fetch(filters: Filters) -> int:
     share = geocells.inside_share(filters.lat, filters.lon, filters.radius_m)
     if share is None:
         return filters.k
-    fetch = math.ceil(1.5 * filters.k / max(share, 1e-9)) + 4
+    fetch = math.ceil(FETCH_MARGIN * filters.k / max(share, 1e-9)) + 4
     return fetch if fetch <= MAX_FETCH else filters.k
 
 
 def loose_radius(filters: Filters, fetch: int) -> bool:
     """Whether a query asking for `fetch` hits leaves the radius to the caller."""
-    return (
-        filters.radius_m is not None
-        and fetch > filters.k
-        and geocells.cover(filters.lat, filters.lon, filters.radius_m) is not None
-    )
+    return filters.radius_m is not None and fetch > filters.k and _loose_cover(filters) is not None
 
 
 def build_query(

@@ -37,6 +37,9 @@ INNER_MARGIN_M = 5.0
 # cells this small) this much outside the radius.
 OUTER_MARGIN_M = 250.0
 MAX_TERMS = 64  # cells in one cover (measured: 16 and 32 cost more, 128 no less)
+# Cells in the cover of a loose radius (no GEO check in Redis; the caller checks the
+# hits): finer border cells leave fewer places outside the circle to over-fetch past.
+LOOSE_MAX_TERMS = 256
 MAX_ABS_LAT = 80.0
 
 
@@ -142,11 +145,13 @@ def _parse(token: str) -> tuple[int, int, int]:
 
 
 @lru_cache(maxsize=4096)
-def inside_share(lat: float, lon: float, radius_m: float) -> float | None:
+def inside_share(
+    lat: float, lon: float, radius_m: float, max_terms: int = LOOSE_MAX_TERMS
+) -> float | None:
     """The circle's area over its cover's (inner + border cells), or None without a cover:
     about the share of the cover's places that are inside (an estimate, used only to
     size the loose query's over-fetch)."""
-    cells = cover(lat, lon, radius_m)
+    cells = cover(lat, lon, radius_m, max_terms)
     if cells is None:
         return None
     total = sum(_cell_area_m2(level, iy) for level, _, iy in map(_parse, (*cells[0], *cells[1])))

@@ -12,6 +12,7 @@ from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
 from recsys.serving import geocells
 from recsys.serving.filters import (
+    FETCH_MARGIN,
     RETURN_FIELDS_HOURS,
     Filters,
     build_query,
@@ -219,10 +220,11 @@ def test_first_query_leaves_the_radius_loose_and_over_fetches() -> None:
     checked = Filters(lat=37.78, lon=-122.41, radius_m=4000, k=10).validate()
     how = plan(checked)
     share = geocells.inside_share(37.78, -122.41, 4000)
-    assert how.fetch == math.ceil(1.5 * 10 / share) + 4 > 10
+    assert how.fetch == math.ceil(FETCH_MARGIN * 10 / share) + 4 > 10
     assert how.policy == "ADHOC_BF"  # without the catalogue's density
     query = search_args(checked)[0]
-    inner, border = geocells.cover(37.78, -122.41, 4000)
+    inner, border = geocells.cover(37.78, -122.41, 4000, geocells.LOOSE_MAX_TERMS)
+    assert len(inner) + len(border) > geocells.MAX_TERMS  # finer than the exact cover
     assert query.startswith(f"(@cells:{{{'|'.join((*inner, *border))}}})=>[KNN {how.fetch} ")
     assert "@location" not in query
     exact = exact_search_args(checked)[0]
@@ -239,26 +241,27 @@ def test_tiny_radius_or_no_cover_is_the_exact_query() -> None:
 
 def test_plan_uses_batches_for_a_wide_circle_and_adhoc_for_a_sparse_one() -> None:
     rng = np.random.default_rng(3)
-    lats, lons = rng.uniform(37.2, 38.0, 20_000), rng.uniform(-122.6, -121.8, 20_000)
-    points = list(zip(lats, lons, strict=True))
-    counts = geocells.cell_counts(points)
-    wide = Filters(lat=37.6, lon=-122.2, radius_m=20_000).validate()
+    lats, lons = rng.uniform(37.2, 38.0, 100_000), rng.uniform(-122.6, -121.8, 100_000)
+    counts = geocells.cell_counts(zip(lats, lons, strict=True))
+    wide = Filters(lat=37.6, lon=-122.2, radius_m=30_000).validate()
     for algorithm in ("flat", "hnsw"):
-        how = plan(wide, restaurants=20_000, algorithm=algorithm, cell_counts=counts)
+        how = plan(wide, restaurants=100_000, algorithm=algorithm, cell_counts=counts)
         assert how.policy == "BATCHES" and how.fetch > wide.k
         assert how.batch_size >= 2 * how.fetch
     narrow = Filters(lat=37.6, lon=-122.2, radius_m=1000).validate()
-    how = plan(narrow, restaurants=20_000, algorithm="hnsw", cell_counts=counts)
-    assert how.policy == "ADHOC_BF"
-    cuisine = Filters(lat=37.6, lon=-122.2, radius_m=20_000, cuisines=("Thai",)).validate()
-    assert plan(cuisine, restaurants=20_000, cell_counts=counts).policy == "ADHOC_BF"
+    for algorithm in ("flat", "hnsw"):
+        how = plan(narrow, restaurants=100_000, algorithm=algorithm, cell_counts=counts)
+        assert how.policy == "ADHOC_BF"
+    cuisine = Filters(lat=37.6, lon=-122.2, radius_m=30_000, cuisines=("Thai",)).validate()
+    assert plan(cuisine, restaurants=100_000, cell_counts=counts).policy == "ADHOC_BF"
+    assert plan(wide).policy == "ADHOC_BF"  # no counts: the rule without the catalogue
 
 
 def test_cell_counts_estimate_the_places_of_a_cover() -> None:
     rng = np.random.default_rng(4)
     lats, lons = rng.uniform(37.2, 38.0, 50_000), rng.uniform(-122.6, -121.8, 50_000)
     counts = geocells.cell_counts(zip(lats, lons, strict=True))
-    inner, border = geocells.cover(37.6, -122.2, 15_000)
+    inner, border = geocells.cover(37.6, -122.2, 15_000, geocells.LOOSE_MAX_TERMS)
     cells = set(inner) | set(border)
     actual = sum(
         bool(set(geocells.cell_tokens(a, b)) & cells) for a, b in zip(lats, lons, strict=True)
