@@ -9,11 +9,12 @@ The open-at filter comes from `hours.open_query_tokens`, price and rating from
 Two forms of the radius (docs/filtered-search.md):
 - exact in Redis (`filter_parts`, the counts, `exact_search_args`): inner cells, or
   border cells with Redis's GEO check;
-- loose (`search_args`, the serving path's first attempt): every cell of the cover on
-  a TAG alone, a superset of the circle; the caller keeps the hits whose haversine
-  distance (`geocells.inside`) is within the radius and asks again with a larger
-  `fetch` if fewer than k are left while more could exist (`plan_fetch`). Top-k stays
-  exact (FLAT): the hits of the circle keep their order within the superset's.
+- loose (`search_args`, the serving path's first query, `plan`): every cell of a
+  finer cover on a TAG alone, a superset of the circle, asking for `fetch` > k hits;
+  the caller (`recommend._top_k`) keeps the hits whose haversine distance is within
+  the radius and asks again with a larger `fetch` if fewer than k are left while more
+  could exist. Top-k stays exact (FLAT): the hits of the circle keep their order
+  within the superset's.
 """
 
 from __future__ import annotations
@@ -194,14 +195,13 @@ def _knn_parts(
     filters: Filters, visited: Sequence[str], *, loose: bool
 ) -> dict[str, FilterExpression]:
     """The parts of the KNN query: price and rating as one term; with `loose`, the
-    radius as the cover's cells alone (checked by the caller, `geocells.inside`)."""
+    radius as the finer cover's cells alone (the caller checks the hits' distances)."""
     parts = filter_parts(filters, visited)
     if "price" in parts or "rating" in parts:
         parts.pop("rating", None)
         parts["price"] = _price_rating(filters.min_price, filters.max_price, filters.min_rating)
-    if loose and "location" in parts:
-        cells = _loose_cover(filters)
-        assert cells is not None  # loose only where a cover exists (`plan_fetch`)
+    cells = _loose_cover(filters) if loose and "location" in parts else None
+    if cells is not None:  # else (no cover near the poles) the exact part stays
         parts["location"] = Tag("cells") == [*cells[0], *cells[1]]
     return parts
 
