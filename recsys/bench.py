@@ -6,11 +6,13 @@
 2. A generated Bay Area set (`--restaurants N`, default 100,000) embedded by the
    trained restaurant tower, loaded (pipelined) and indexed FLAT and HNSW in throw-away
    bench namespaces: load throughput, Redis memory per restaurant (`INFO memory`, the
-   documents and their index), latency with and without filters,
+   documents and their index), latency with and without filters (a 20 km circle, and
+   the app's default 2 km around its map centre, each with open-at, price and rating),
    the same filtered top-k brute-forced in NumPy in this process (the reference a user
    would compare against), throughput with 8 concurrent clients, and HNSW recall@10
    against FLAT (exact). `--profile` adds FT.PROFILE of each filter alone and all
-   together (docs/filtered-search.md). The namespaces are always removed.
+   together (docs/filtered-search.md). The Query Engine's TIMEOUT is raised to
+   BENCH_TIMEOUT_MS meanwhile and put back; the namespaces are always removed.
 3. The default model's training time.
 """
 
