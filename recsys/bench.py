@@ -6,11 +6,13 @@
 2. A generated Bay Area set (`--restaurants N`, default 100,000) embedded by the
    trained restaurant tower, loaded (pipelined) and indexed FLAT and HNSW in throw-away
    bench namespaces: load throughput, Redis memory per restaurant (`INFO memory`, the
-   documents and their index), latency with and without filters,
+   documents and their index), latency with and without filters (a 20 km circle, and
+   the app's default 2 km around its map centre, each with open-at, price and rating),
    the same filtered top-k brute-forced in NumPy in this process (the reference a user
    would compare against), throughput with 8 concurrent clients, and HNSW recall@10
    against FLAT (exact). `--profile` adds FT.PROFILE of each filter alone and all
-   together (docs/filtered-search.md). The namespaces are always removed.
+   together (docs/filtered-search.md). The Query Engine's TIMEOUT is raised to
+   BENCH_TIMEOUT_MS meanwhile and put back; the namespaces are always removed.
 3. The default model's training time.
 """
 
@@ -32,8 +34,15 @@ from recsys.data import hours
 from recsys.errors import RecsysError
 from recsys.progress import Progress, ProgressFn, TextProgress, no_progress
 from recsys.serving import index, keys, server
-from recsys.serving.filters import Filters, search_args
-from recsys.serving.recommend import EARTH_RADIUS_M, parse_search_reply, recommend, search_command
+from recsys.serving.filters import Filters, combine, filter_parts
+from recsys.serving.recommend import (
+    EARTH_RADIUS_M,
+    first_query,
+    parse_search_reply,
+    recommend,
+    search_command,
+    top_k_of_reply,
+)
 
 if TYPE_CHECKING:
     from recsys.data.dataset import Dataset
@@ -102,12 +111,15 @@ def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...])
     filters = replace(ALL_FILTERS, cuisines=cuisines)
     live = index.require_live(settings)
     user = index.get_user(settings, user_id)
-    args = search_args(filters.validate(live["cuisines"]), tuple(user["visited"]))
+    checked = filters.validate(live["cuisines"])
+    args, how = first_query(settings, checked, tuple(user["visited"]))
     bare = _bare_search(settings, args, np.asarray(user["embedding"], np.float32).tobytes())
     served = recommend(settings, filters, user_id=user_id).results
-    # Fair only if both answer the same question: same ids in the same order.
+    # Fair only if both answer the same question: same ids in the same order (the hits
+    # of a loose radius inside the circle, as recommend keeps them).
     prefix = len(keys.restaurant_prefix(settings, live["version"])) + 1
-    bare_ids = [key[prefix:].decode() for key, _ in parse_search_reply(bare())]
+    bare_hits = top_k_of_reply(checked, how, parse_search_reply(bare()))
+    bare_ids = [key[prefix:].decode() for key, _ in bare_hits]
     if bare_ids != [r["id"] for r in served]:
         raise RecsysError("bench: recommend and the bare FT.SEARCH disagree; not comparable.")
     conn = server.client(settings)
@@ -126,6 +138,7 @@ def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...])
         "iterations": ITERATIONS,
         "results": len(served),
         "query": args[0].split("=>")[0],
+        "plan": {"fetch": how.fetch, "policy": how.policy, "batch_size": how.batch_size},
         "return_fields": list(args[args.index("RETURN") + 2 :][: args[args.index("RETURN") + 1]]),
     }
 
@@ -168,7 +181,9 @@ def bay_area(
     out: dict[str, Any] = {"restaurants": len(frame)}
     reference = _Reference(frame, vectors)
     top10: dict[str, list[set[str]]] = {}
+    timeout = _search_timeout(settings)
     try:
+        _search_timeout(settings, BENCH_TIMEOUT_MS)
         # One index at a time (the previous one is dropped first): at 1,000,000
         # restaurants one takes about 9 GB. Recall compares the top 10s of each.
         for algorithm, space in spaces.items():
@@ -196,12 +211,33 @@ def bay_area(
         found = sum(len(a & b) for a, b in zip(top10["flat"], top10["hnsw"], strict=True))
         out["hnsw_recall_at_10"] = round(found / (10 * len(user_vectors)), 4)
     finally:
+        _search_timeout(settings, timeout)
         for space in spaces.values():
             server.drop_namespace(server.client(space), space.namespace)
     return out
 
 
+def _search_timeout(settings: Settings, ms: int | None = None) -> int | None:
+    """The Query Engine's TIMEOUT (ms): read it, or set it when `ms` is given (None: leave
+    it). Raised only while the bench's own namespaces are queried, then put back."""
+    conn = server.client(settings)
+    if ms is not None:
+        conn.execute_command("FT.CONFIG", "SET", "TIMEOUT", ms)
+        return ms
+    reply = conn.execute_command("FT.CONFIG", "GET", "TIMEOUT")
+    try:
+        return int(_text(reply[0][1]) if isinstance(reply, list) else _text(reply[b"TIMEOUT"]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 BAY_FILTERS = replace(ALL_FILTERS, lat=37.60, lon=-122.20, radius_m=20_000, exclude_visited=False)
+# What the app asks by default: its map centre and 2 km radius (ui/widgets.radius_control),
+# with the same time, price and rating.
+BAY_APP_FILTERS = replace(BAY_FILTERS, lat=DEFAULT_LAT, lon=DEFAULT_LON, radius_m=2_000)
+# The Query Engine's timeout while the bench namespaces are queried (ms; 500 is the
+# default): at 1,000,000 places a 20 km circle holds ~180,000 of them.
+BENCH_TIMEOUT_MS = 10_000
 
 
 class _Reference:
@@ -251,27 +287,35 @@ class _Reference:
 
 
 def _bay_latency(settings: Settings, users, reference: _Reference) -> dict:
-    """recommend with all filters (and the same bare FT.SEARCH), with none, and the NumPy
-    reference of the filtered query, interleaved."""
+    """recommend with all filters (20 km, and the app's 2 km), the same first FT.SEARCH,
+    with no filter, and the NumPy reference of the filtered queries, interleaved."""
     user_id = str(users["user_id"].iloc[0])
-    filters = BAY_FILTERS.validate()
     unfiltered = Filters(k=10)
     user_vector = np.asarray(index.get_user(settings, user_id)["embedding"], np.float32)
     vector = user_vector.tobytes()
-    served = [r["id"] for r in recommend(settings, filters, user_id=user_id).results]
-    same = served == reference.top_k(filters, user_vector)
+    calls: dict[str, Callable[[], Any]] = {}
+    same: dict[str, bool] = {}
+    plans: dict[str, dict[str, Any]] = {}
+    for name, filters in (("all_filters", BAY_FILTERS), ("app_filters", BAY_APP_FILTERS)):
+        checked = filters.validate()
+        served = [r["id"] for r in recommend(settings, checked, user_id=user_id).results]
+        same[name] = served == reference.top_k(checked, user_vector)
+        args, how = first_query(settings, checked)
+        plans[name] = {"fetch": how.fetch, "policy": how.policy, "batch_size": how.batch_size}
+        calls[f"recommend_{name}"] = lambda f=checked: recommend(settings, f, user_id=user_id)
+        calls[f"ft_search_{name}"] = _bare_search(settings, args, vector)
+        calls[f"numpy_{name}"] = lambda f=checked: reference.top_k(f, user_vector)
+    calls["recommend_no_filter"] = lambda: recommend(settings, unfiltered, user_id=user_id)
+    order = ["recommend_all_filters", "ft_search_all_filters", "recommend_no_filter",
+             "numpy_all_filters", "recommend_app_filters", "ft_search_app_filters",
+             "numpy_app_filters"]  # fmt: skip
     return {
         "latency_ms": _interleaved(
-            {
-                "recommend_all_filters": lambda: recommend(settings, filters, user_id=user_id),
-                "ft_search_all_filters": _bare_search(settings, search_args(filters), vector),
-                "recommend_no_filter": lambda: recommend(settings, unfiltered, user_id=user_id),
-                "numpy_all_filters": lambda: reference.top_k(filters, user_vector),
-            },
-            _scaled(BAY_ITERATIONS, settings),
-            warm_up=5,
+            {name: calls[name] for name in order}, _scaled(BAY_ITERATIONS, settings), warm_up=5
         ),
-        "numpy_same_top_k": same,
+        "numpy_same_top_k": same["all_filters"],
+        "numpy_same_top_k_app_filters": same["app_filters"],
+        "plans": plans,
     }
 
 
@@ -321,6 +365,7 @@ PROFILE_FILTERS = {
     "price": Filters(min_price=BAY_FILTERS.min_price, max_price=BAY_FILTERS.max_price),
     "rating": Filters(min_rating=BAY_FILTERS.min_rating),
     "all": BAY_FILTERS,
+    "all_app": BAY_APP_FILTERS,
 }
 
 
@@ -332,6 +377,9 @@ def _text(value: Any) -> Any:
     if isinstance(value, list):
         return [_text(v) for v in value]
     return value
+
+
+MAX_CHILDREN = 6  # of one iterator in the printed tree (a cover has up to 64 cells)
 
 
 def _tree(node: dict | None, depth: int = 0, max_depth: int = 2) -> str:
@@ -347,7 +395,10 @@ def _tree(node: dict | None, depth: int = 0, max_depth: int = 2) -> str:
     line = f"{'  ' * depth}{label} {node.get('Time')} ms, {node.get('Counter')} results{extra}"
     if depth >= max_depth:
         return line
-    return "\n".join([line, *(_tree(child, depth + 1, max_depth) for child in children)])
+    shown = [_tree(child, depth + 1, max_depth) for child in children[:MAX_CHILDREN]]
+    if len(children) > MAX_CHILDREN:
+        shown.append(f"{'  ' * (depth + 1)}… {len(children) - MAX_CHILDREN} more")
+    return "\n".join([line, *shown])
 
 
 def profile_filters(settings: Settings, users) -> dict[str, dict[str, Any]]:
@@ -357,16 +408,16 @@ def profile_filters(settings: Settings, users) -> dict[str, dict[str, Any]]:
     vector = np.asarray(user["embedding"], np.float32).tobytes()
     out = {}
     for name, filters in PROFILE_FILTERS.items():
-        args = search_args(filters.validate())
+        args, how = first_query(settings, filters.validate())
         search = (keys.alias(settings), *args, "PARAMS", 2, "vector", vector)
         timings = []
         for _ in range(20):
             start = time.perf_counter()
             reply = conn.execute_command("FT.SEARCH", *search)
             timings.append(time.perf_counter() - start)
+        exact = combine(filter_parts(filters.validate()))
         count = conn.execute_command(
-            "FT.SEARCH", keys.alias(settings), args[0].split("=>")[0], "LIMIT", 0, 0,
-            "DIALECT", 2,
+            "FT.SEARCH", keys.alias(settings), str(exact or "*"), "LIMIT", 0, 0, "DIALECT", 2,
         )  # fmt: skip
         reply = _text(conn.execute_command("FT.PROFILE", search[0], "SEARCH", "QUERY", *search[1:]))
         prof = reply["profile"] if isinstance(reply, dict) else reply[1]
@@ -378,6 +429,7 @@ def profile_filters(settings: Settings, users) -> dict[str, dict[str, Any]]:
             "profile_ms": float(prof["Total profile time"]),
             "iterators": _tree(prof["Iterators profile"][0]),
             "query": args[0],
+            "plan": {"fetch": how.fetch, "policy": how.policy, "batch_size": how.batch_size},
         }
     return out
 
@@ -462,11 +514,15 @@ def _bay_table(bay: dict[str, Any]) -> list[str]:
             lines.append(f"{algorithm + ' ' + name:40}{v['p50']:9.3f}{v['p99']:9.3f}")
         lat = bay[algorithm]["latency_ms"]
         qps = bay[algorithm]["throughput_qps"]
+        none = lat["recommend_no_filter"]["p50"]
         lines.append(
             f"{algorithm}: all filters / no filter p50 "
-            f"{lat['recommend_all_filters']['p50'] / lat['recommend_no_filter']['p50']:.2f}, "
+            f"{lat['recommend_all_filters']['p50'] / none:.2f}, "
             f"/ NumPy {lat['recommend_all_filters']['p50'] / lat['numpy_all_filters']['p50']:.2f}; "
-            f"same top-k as NumPy: {bay[algorithm]['numpy_same_top_k']}; "
+            f"app filters (2 km) / no filter {lat['recommend_app_filters']['p50'] / none:.2f}, "
+            f"/ NumPy {lat['recommend_app_filters']['p50'] / lat['numpy_app_filters']['p50']:.2f}; "
+            f"same top-k as NumPy: {bay[algorithm]['numpy_same_top_k']} / "
+            f"{bay[algorithm]['numpy_same_top_k_app_filters']}; "
             f"{CLIENTS} clients: {qps['all_filters']:,.0f} q/s all filters, "
             f"{qps['no_filter']:,.0f} q/s none"
         )

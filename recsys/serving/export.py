@@ -16,7 +16,7 @@ from typing import Any
 from recsys.config import Settings
 from recsys.serving import index
 
-_DERIVED = {"location", "intervals", "open", "cells"}
+_DERIVED = {"location", "intervals", "open", "cells", "pr"}
 
 
 def export_restaurants(settings: Settings, *, with_embeddings: bool = False) -> dict[str, Any]:

@@ -3,15 +3,25 @@
 No server is needed here: `Filters.validate` checks every value and names the first
 bad one; `filter_parts` turns validated filters into one RedisVL expression per
 filter (values escaped by RedisVL); `search_args` renders the one filtered KNN query.
-The open-at filter comes from `hours.open_query_tokens` and the radius from
-`geocells.cover`, both exact inside Redis, so top-k is exact (FLAT).
+The open-at filter comes from `hours.open_query_tokens`, price and rating from
+`pricetags.query` (one TAG term), and the radius from `geocells.cover`.
+
+Two forms of the radius (docs/filtered-search.md):
+- exact in Redis (`filter_parts`, the counts, `exact_search_args`): inner cells, or
+  border cells with Redis's GEO check;
+- loose (`search_args`, the serving path's first query, `plan`): every cell of a
+  finer cover on a TAG alone, a superset of the circle, asking for `fetch` > k hits;
+  the caller (`recommend._top_k`) keeps the hits whose haversine distance is within
+  the radius and asks again with a larger `fetch` if fewer than k are left while more
+  could exist. Top-k stays exact (FLAT): the hits of the circle keep their order
+  within the superset's.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, reduce
@@ -25,7 +35,7 @@ from recsys import limits
 from recsys.config import EMBEDDING_DIM
 from recsys.data import hours
 from recsys.errors import RecsysError
-from recsys.serving import geocells
+from recsys.serving import geocells, pricetags
 
 MAX_K = 100
 MAX_RADIUS_M = 50_000.0
@@ -36,6 +46,13 @@ RETURN_FIELDS = ["name", "address", "location", "$.cuisines", "price", "rating"]
 RETURN_FIELDS_HOURS = [*RETURN_FIELDS, "$.intervals"]
 # Order of the per-filter counts shown when fewer than k restaurants pass.
 FILTER_NAMES = ("location", "open_at", "price", "rating", "cuisines", "not_visited")
+# The loose radius over-fetches at most this many hits; beyond, Redis checks the radius.
+MAX_FETCH = 400
+FETCH_GROWTH = 4  # a retry of the loose radius asks for this many times more hits
+# The first loose query asks for FETCH_MARGIN * k / (share of the cover inside) + 4:
+# the scores depend on location, so the best places of a cover are not spread like its
+# places (at 100,000 bench places, 1.5 left fewer than k inside for 8 of 40 users).
+FETCH_MARGIN = 2.0
 
 
 @dataclass(frozen=True)
@@ -156,22 +173,49 @@ def parse_at(at: datetime | str | None) -> datetime | None:
 
 
 def filter_parts(filters: Filters, visited: Sequence[str] = ()) -> dict[str, FilterExpression]:
-    """One RedisVL expression per filter given (validated `filters`), by `FILTER_NAMES`."""
+    """One exact RedisVL expression per filter given (validated `filters`), by
+    `FILTER_NAMES` (the per-filter counts of the empty state use them one by one)."""
     parts: dict[str, FilterExpression] = {}
     if filters.radius_m is not None:
         parts["location"] = _radius(filters.lat, filters.lon, filters.radius_m)
     if filters.at is not None:
         parts["open_at"] = Tag("open") == list(hours.open_query_tokens(filters.at))
     if filters.min_price is not None or filters.max_price is not None:
-        low, high = filters.min_price or 1, filters.max_price or 4
-        parts["price"] = Num("price").between(int(low), int(high))
+        parts["price"] = _price_rating(filters.min_price, filters.max_price, None)
     if filters.min_rating is not None:
-        parts["rating"] = Num("rating") >= float(filters.min_rating)
+        parts["rating"] = _price_rating(None, None, filters.min_rating)
     if filters.cuisines:
         parts["cuisines"] = Tag("cuisines") == list(filters.cuisines)
     if filters.exclude_visited and visited:
         parts["not_visited"] = Tag("id") != list(visited)
     return parts
+
+
+def _knn_parts(
+    filters: Filters, visited: Sequence[str], *, loose: bool
+) -> dict[str, FilterExpression]:
+    """The parts of the KNN query: price and rating as one term; with `loose`, the
+    radius as the finer cover's cells alone (the caller checks the hits' distances)."""
+    parts = filter_parts(filters, visited)
+    if "price" in parts or "rating" in parts:
+        parts.pop("rating", None)
+        parts["price"] = _price_rating(filters.min_price, filters.max_price, filters.min_rating)
+    cells = _loose_cover(filters) if loose and "location" in parts else None
+    if cells is not None:  # else (no cover near the poles) the exact part stays
+        parts["location"] = Tag("cells") == [*cells[0], *cells[1]]
+    return parts
+
+
+def _loose_cover(filters: Filters) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    return geocells.cover(filters.lat, filters.lon, filters.radius_m, geocells.LOOSE_MAX_TERMS)
+
+
+def _price_rating(
+    min_price: int | None, max_price: int | None, min_rating: float | None
+) -> FilterExpression:
+    term, exact_rating = pricetags.query(min_price, max_price, min_rating)
+    expression = Tag("pr") == term
+    return expression if exact_rating is None else expression & (Num("rating") >= exact_rating)
 
 
 def _radius(lat: float, lon: float, radius_m: float) -> FilterExpression:
@@ -192,11 +236,59 @@ def _radius(lat: float, lon: float, radius_m: float) -> FilterExpression:
 
 
 def hybrid_policy(filters: Filters) -> str | None:
-    """ADHOC_BF (distances of the passing places only) for selective filters, else Redis's
-    choice: a radius or cuisines let through a small part of a large catalogue, and then
-    scoring only those beats BATCHES, which scans every vector per batch (see
-    docs/filtered-search.md)."""
+    """The policy without knowing the catalogue: ADHOC_BF (distances of the passing
+    places only) for selective filters, else Redis's choice: a radius or cuisines let
+    through a small part of a large catalogue (see docs/filtered-search.md)."""
     return "ADHOC_BF" if filters.radius_m is not None or filters.cuisines else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the KNN query is run: hits asked for (`fetch` > k leaves the radius loose,
+    `plan_fetch`), the hybrid policy and its batch size (None: Redis's choice)."""
+
+    fetch: int
+    policy: str | None = None
+    batch_size: int | None = None
+
+
+# The cost model of `plan`, fitted to FT.SEARCH timings at 100,000 places on a 2-core
+# machine (docs/filtered-search.md): ADHOC_BF costs about ADHOC_US per place passing
+# the cells; BATCHES costs, with FLAT, about two scans of every vector (SCAN_US per
+# vector: the scan, then the skips into the cells' posting lists and further batches),
+# with HNSW about HNSW_US per place of the batch. The batch is BATCH_MARGIN times the
+# one that would hold `fetch` passing places if scores did not depend on location;
+# they do (the towers see coordinates), so one batch is often not enough.
+ADHOC_US, SCAN_US, HNSW_US = 1.0, 0.16, 2.5
+BATCH_MARGIN = 3.0
+
+
+def plan(
+    filters: Filters,
+    *,
+    restaurants: int | None = None,
+    algorithm: str = "flat",
+    cell_counts: Mapping[str, int] | None = None,
+) -> Plan:
+    """The plan of the serving path's first query for validated `filters`.
+
+    With a loose radius and the live load's places per cell (`geocells.cell_counts`),
+    the policy is chosen by estimated cost: ADHOC_BF over the places of the cover, or
+    BATCHES with a batch size from the cover's share of the catalogue (only with TAG
+    filters: with Redis's GEO check inside, each skip of BATCHES cost ~45 us).
+    Otherwise `hybrid_policy`. Any plan gives the same exact top-k (FLAT).
+    """
+    fetch = plan_fetch(filters)
+    default = Plan(fetch, hybrid_policy(filters))
+    if filters.cuisines or not loose_radius(filters, fetch) or not cell_counts or not restaurants:
+        return default
+    inner, border = _loose_cover(filters)
+    passing = max(1.0, geocells.estimate((*inner, *border), cell_counts))
+    batch = math.ceil(BATCH_MARGIN * fetch * restaurants / passing)
+    batches_us = restaurants * SCAN_US if algorithm == "flat" else batch * HNSW_US
+    if passing * ADHOC_US <= batches_us or batch >= restaurants:
+        return Plan(fetch, "ADHOC_BF")
+    return Plan(fetch, "BATCHES", batch)
 
 
 def combine(parts: dict[str, FilterExpression]) -> FilterExpression | None:
@@ -204,26 +296,49 @@ def combine(parts: dict[str, FilterExpression]) -> FilterExpression | None:
     return reduce(lambda a, b: a & b, parts.values()) if parts else None
 
 
+def plan_fetch(filters: Filters) -> int:
+    """How many hits the serving path's first query asks for: k, or more when the
+    radius is left loose (then `> k`), from the share of the cover inside the circle."""
+    if filters.radius_m is None:
+        return filters.k
+    share = geocells.inside_share(filters.lat, filters.lon, filters.radius_m)
+    if share is None:
+        return filters.k
+    fetch = math.ceil(FETCH_MARGIN * filters.k / max(share, 1e-9)) + 4
+    return fetch if fetch <= MAX_FETCH else filters.k
+
+
+def loose_radius(filters: Filters, fetch: int) -> bool:
+    """Whether a query asking for `fetch` hits leaves the radius to the caller."""
+    return filters.radius_m is not None and fetch > filters.k and _loose_cover(filters) is not None
+
+
 def build_query(
-    vector: Sequence[float], filters: Filters, visited: Sequence[str] = ()
+    vector: Sequence[float],
+    filters: Filters,
+    visited: Sequence[str] = (),
+    how: Plan | None = None,
 ) -> VectorQuery:
-    """The one filtered KNN query for validated `filters`."""
+    """The filtered KNN query for validated `filters`: exact (no plan, or `fetch` = k) or,
+    with `fetch` > k and a radius, the loose radius (see the module docstring)."""
+    how = how or Plan(filters.k, hybrid_policy(filters))
     fields = RETURN_FIELDS_HOURS if filters.at is not None else RETURN_FIELDS
     return VectorQuery(
         vector=list(vector),
         vector_field_name="embedding",
         return_fields=fields,
-        filter_expression=_filter_string(filters, tuple(visited)),
-        num_results=filters.k,
-        hybrid_policy=hybrid_policy(filters),
+        filter_expression=_filter_string(filters, tuple(visited), loose_radius(filters, how.fetch)),
+        num_results=how.fetch,
+        hybrid_policy=how.policy,
+        batch_size=how.batch_size,
     )
 
 
 @lru_cache(maxsize=1024)
-def _filter_string(filters: Filters, visited: tuple[str, ...]) -> str | None:
+def _filter_string(filters: Filters, visited: tuple[str, ...], loose: bool) -> str | None:
     # Rendered by RedisVL once per distinct request: repeated queries (the UI, the
     # benchmark) skip rebuilding dozens of filter objects.
-    expression = combine(filter_parts(filters, visited))
+    expression = combine(_knn_parts(filters, visited, loose=loose))
     return None if expression is None else str(expression)
 
 
@@ -231,12 +346,23 @@ _NO_VECTOR = [0.0] * EMBEDDING_DIM
 
 
 @lru_cache(maxsize=1024)
-def search_args(filters: Filters, visited: tuple[str, ...] = ()) -> tuple[Any, ...]:
+def search_args(
+    filters: Filters, visited: tuple[str, ...] = (), how: Plan | None = None
+) -> tuple[Any, ...]:
     """The FT.SEARCH arguments after the index name, without `PARAMS` (the vector).
 
-    Rendered by RedisVL once per distinct validated `filters` and visits, then cached.
+    `how` None: the first query of `plan(filters)` (without the catalogue's density);
+    a plan with `fetch` = k: the exact query (the radius checked in Redis); more than
+    k: the loose radius with that many hits. Rendered by RedisVL once per distinct
+    validated `filters`, visits and plan.
     """
-    return tuple(build_query(_NO_VECTOR, filters, visited).get_args())
+    how = plan(filters) if how is None else how
+    return tuple(build_query(_NO_VECTOR, filters, visited, how).get_args())
+
+
+def exact_search_args(filters: Filters, visited: tuple[str, ...] = ()) -> tuple[Any, ...]:
+    """The one query whose k hits are the answer, the radius checked by Redis."""
+    return search_args(filters, visited, Plan(filters.k, hybrid_policy(filters)))
 
 
 # --- command line ------------------------------------------------------------------------

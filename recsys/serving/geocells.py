@@ -21,6 +21,8 @@ Distances are haversine with Redis's Earth radius. Near the poles or the antimer
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 # Redis's own Earth radius for GEO (as `query.EARTH_RADIUS_M`).
@@ -35,6 +37,9 @@ INNER_MARGIN_M = 5.0
 # cells this small) this much outside the radius.
 OUTER_MARGIN_M = 250.0
 MAX_TERMS = 64  # cells in one cover (measured: 16 and 32 cost more, 128 no less)
+# Cells in the cover of a loose radius (no GEO check in Redis; the caller checks the
+# hits): finer border cells leave fewer places outside the circle to over-fetch past.
+LOOSE_MAX_TERMS = 256
 MAX_ABS_LAT = 80.0
 
 
@@ -124,3 +129,59 @@ def cover(
         tuple(_token(*c) for c in sorted(inner)),
         tuple(_token(*c) for c in sorted(border)),
     )
+
+
+def _cell_area_m2(level: int, iy: int) -> float:
+    size = _size(level)
+    lat0 = math.radians(iy * size - 90)
+    lat1 = math.radians((iy + 1) * size - 90)
+    return EARTH_RADIUS_M**2 * math.radians(size) * abs(math.sin(lat1) - math.sin(lat0))
+
+
+def _parse(token: str) -> tuple[int, int, int]:
+    level, rest = token[1:].split("x")
+    ix, iy = rest.split("y")
+    return int(level), int(ix), int(iy)
+
+
+@lru_cache(maxsize=4096)
+def inside_share(
+    lat: float, lon: float, radius_m: float, max_terms: int = LOOSE_MAX_TERMS
+) -> float | None:
+    """The circle's area over its cover's (inner + border cells), or None without a cover:
+    about the share of the cover's places that are inside (an estimate, used only to
+    size the loose query's over-fetch)."""
+    cells = cover(lat, lon, radius_m, max_terms)
+    if cells is None:
+        return None
+    total = sum(_cell_area_m2(level, iy) for level, _, iy in map(_parse, (*cells[0], *cells[1])))
+    circle = 2 * math.pi * EARTH_RADIUS_M**2 * (1 - math.cos(radius_m / EARTH_RADIUS_M))
+    return min(1.0, circle / total) if total > 0 else None
+
+
+# --- density: how many places each coarse cell holds (to choose the query plan) ----------
+
+DENSITY_LEVEL = 4  # counts kept for levels 0..4 (cells down to 0.04 deg, about 4.4 km)
+
+
+def cell_counts(points: Iterable[tuple[float, float]]) -> dict[str, int]:
+    """Places per cell of levels 0..DENSITY_LEVEL, for (lat, lon) points (kept per load)."""
+    counts: Counter[str] = Counter()
+    for lat, lon in points:
+        counts.update(cell_tokens(float(lat), float(lon))[: DENSITY_LEVEL + 1])
+    return dict(counts)
+
+
+def estimate(tokens: Iterable[str], counts: Mapping[str, int]) -> float:
+    """About how many places lie in these cells: a cell of level <= DENSITY_LEVEL is
+    counted, a finer one gets its level-DENSITY_LEVEL ancestor's count over the number
+    of its cells there (places assumed spread evenly inside it)."""
+    total = 0.0
+    for token in tokens:
+        level, ix, iy = _parse(token)
+        if level <= DENSITY_LEVEL:
+            total += counts.get(token, 0)
+        else:
+            shift = level - DENSITY_LEVEL
+            total += counts.get(_token(DENSITY_LEVEL, ix >> shift, iy >> shift), 0) / 4**shift
+    return total

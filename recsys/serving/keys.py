@@ -153,6 +153,8 @@ class LivePointer:
         restaurants / users: document counts; cuisines: every cuisine in the index.
         algorithm: "flat" or "hnsw"; model: what `publish` was told about the model.
         load_id: unique per load; stamp: (version, load_id) as stored, for comparisons.
+        cell_counts: places per coarse grid cell (`geocells.cell_counts`), which the
+            serving path reads to choose its query plan; left out of `as_dict`.
     """
 
     version: int
@@ -166,6 +168,7 @@ class LivePointer:
     loaded_at: str
     schema: str = ""  # fingerprint of the index schema it was built with ("" if unknown)
     model: dict[str, Any] = field(default_factory=dict)
+    cell_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def stamp(self) -> tuple[str, str]:
@@ -189,13 +192,16 @@ class LivePointer:
             loaded_at=info.get("loaded_at", ""),
             schema=info.get("schema", ""),
             model=json.loads(info.get("model") or "{}"),
+            cell_counts=json.loads(info.get("cell_counts") or "{}"),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """A plain dict (what the UI and the CLI summaries print)."""
-        return {**asdict(self), "cuisines": list(self.cuisines)}
+        """A plain dict (what the UI and the CLI summaries print), without `cell_counts`."""
+        plain = {**asdict(self), "cuisines": list(self.cuisines)}
+        del plain["cell_counts"]
+        return plain
 
     def to_hash(self) -> dict[str, str | int]:
         """The fields as HSET writes them (lists and dicts as JSON)."""
-        plain = self.as_dict()
+        plain = {**self.as_dict(), "cell_counts": self.cell_counts}
         return {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in plain.items()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
@@ -28,7 +28,18 @@ from recsys.config import Settings
 from recsys.data import hours
 from recsys.errors import RecsysError
 from recsys.serving import feedback, index, keys
-from recsys.serving.filters import Filters, combine, filter_parts, search_args
+from recsys.serving.filters import (
+    FETCH_GROWTH,
+    MAX_FETCH,
+    Filters,
+    Plan,
+    combine,
+    filter_parts,
+    hybrid_policy,
+    loose_radius,
+    plan,
+    search_args,
+)
 from recsys.serving.server import client, reset_client
 
 # Redis's own Earth radius for GEO, so our distances agree with its radius filter.
@@ -110,6 +121,9 @@ class _Live:
     cuisines: tuple[str, ...]
     key_prefix: bytes  # of its restaurant documents, "...:v{N}:"
     restaurant_mean: tuple[float, ...] | None = None  # for the online update (feedback.py)
+    restaurants: int = 0  # how many places, their vector algorithm and places per grid
+    algorithm: str = "flat"  # cell: what `filters.plan` chooses the query plan from
+    cell_counts: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,9 @@ def _read_live(settings: Settings) -> _Live:
         cuisines=pointer.cuisines,
         key_prefix=(keys.restaurant_prefix(settings, pointer.version) + ":").encode(),
         restaurant_mean=tuple(pointer.model.get("restaurant_mean") or ()) or None,
+        restaurants=pointer.restaurants,
+        algorithm=pointer.algorithm,
+        cell_counts=pointer.cell_counts,
     )
     _lives.put(settings, live)
     return live
@@ -292,6 +309,7 @@ def _serve(
     settings: Settings, filters: Filters, user_id: str | None, given: _User | None
 ) -> Recommendation:
     live = _live(settings)
+    how: Plan | None = None
     for _ in range(MAX_ATTEMPTS):
         live, checked = _validated(settings, filters, live)
         user = given or _user(settings, live, user_id)
@@ -303,10 +321,7 @@ def _serve(
                 )
             live = fresh  # the load we knew was dropped: look again in the new one
             continue
-        hits = _search(
-            settings, live, _args(checked, user), user.vector,
-            None if given else user_id, user.feedback_seq,
-        )  # fmt: skip
+        hits, how = _top_k(settings, live, checked, user, None if given else user_id, how)
         if hits is not None:
             return _recommendation(settings, live, checked, hits, user, user_id)
         live = _read_live(settings)  # swapped meanwhile: the user's vector of the new load
@@ -314,6 +329,88 @@ def _serve(
         f"the live index or the user's feedback changed {MAX_ATTEMPTS} times during one "
         "query; try again."
     )
+
+
+def _top_k(
+    settings: Settings,
+    live: _Live,
+    filters: Filters,
+    user: _User,
+    user_id: str | None,
+    how: Plan | None,
+) -> tuple[list[tuple[bytes, dict[bytes, bytes]]] | None, Plan]:
+    """The exact top-k hits (None if the live load or the user's feedback moved) and the
+    plan to start from if asked again.
+
+    With a radius, the first query usually leaves it loose (`filters.plan`): it asks
+    for `fetch` > k hits of the cover's cells, and the hits outside the circle are
+    dropped here. If fewer than k are left although the reply was full (more places
+    could follow), the query is sent again with FETCH_GROWTH times more hits, and past
+    MAX_FETCH as the exact query (Redis checks the radius). Dropping hits keeps the
+    order of the rest, and every place of the circle is in the cover, so the first k
+    kept are the circle's top k.
+    """
+    if how is None:
+        how = _plan(filters, live)
+    while True:
+        args = _args(filters, user, how)
+        hits = _search(settings, live, args, user.vector, user_id, user.feedback_seq)
+        if hits is None or not loose_radius(filters, how.fetch):
+            return hits, how
+        kept = [hit for hit, inside in zip(hits, _inside(filters, hits), strict=True) if inside]
+        if len(kept) >= filters.k or len(hits) < how.fetch:
+            return kept[: filters.k], how
+        fetch = how.fetch * FETCH_GROWTH
+        if fetch > MAX_FETCH:
+            how = Plan(filters.k, hybrid_policy(filters))  # the exact query
+        else:
+            batch = how.batch_size and how.batch_size * FETCH_GROWTH
+            how = Plan(fetch, how.policy, batch)
+
+
+def _plan(filters: Filters, live: _Live) -> Plan:
+    # Cached per request and load (a stamp is unique to one load of one namespace).
+    key = (filters, live.stamp)
+    found = _plans.get(key)
+    if found is None:
+        found = plan(filters, restaurants=live.restaurants, algorithm=live.algorithm,
+                     cell_counts=live.cell_counts)  # fmt: skip
+        _plans.put(key, found)
+    return found
+
+
+_plans = _LRU(1024)
+
+
+def first_query(
+    settings: Settings, filters: Filters, visited: Sequence[str] = ()
+) -> tuple[tuple[Any, ...], Plan]:
+    """The FT.SEARCH arguments (see `search_args`) and plan of the first query `recommend`
+    sends for validated `filters` on the live load (the benchmark's bare FT.SEARCH)."""
+    how = _plan(filters, _live(settings))
+    return search_args(filters, tuple(visited), how), how
+
+
+def top_k_of_reply(filters: Filters, how: Plan, hits: list[tuple[bytes, dict[bytes, bytes]]]):
+    """The answer within the hits of a query run with plan `how`: with a loose radius the
+    hits inside it, k at most (the answer when k are left or the reply was not full)."""
+    if not loose_radius(filters, how.fetch):
+        return hits
+    kept = [hit for hit, inside in zip(hits, _inside(filters, hits), strict=True) if inside]
+    return kept[: filters.k]
+
+
+def _inside(filters: Filters, hits: list[tuple[bytes, dict[bytes, bytes]]]) -> list[bool]:
+    """Whether each hit lies within the radius: haversine with Redis's Earth radius on
+    the stored coordinates (Redis's own check uses its 52-bit geohash of them, within
+    about 0.6 m: the two can differ only for places that close to the edge)."""
+    if not hits:
+        return []
+    points = np.array(
+        [[float(v) for v in (hit.get(b"location") or b"nan,nan").split(b",")] for _, hit in hits]
+    )
+    metres = haversine_m(filters.lat, filters.lon, points[:, 1], points[:, 0])
+    return (np.asarray(metres) <= filters.radius_m).tolist()
 
 
 def _excluded(filters: Filters, user: _User) -> tuple[Filters, tuple[str, ...]]:
@@ -325,8 +422,8 @@ def _excluded(filters: Filters, user: _User) -> tuple[Filters, tuple[str, ...]]:
     return replace(filters, exclude_visited=True), ids
 
 
-def _args(filters: Filters, user: _User) -> tuple[Any, ...]:
-    return search_args(*_excluded(filters, user))
+def _args(filters: Filters, user: _User, how: Plan | None = None) -> tuple[Any, ...]:
+    return search_args(*_excluded(filters, user), how)
 
 
 def _recommendation(

@@ -251,3 +251,34 @@ def test_bay_area_sample_matches_brute_force(bay_sample: Served) -> None:
         _assert_result_fields(rec.results, f.validate())
         checked += 1
     assert checked >= 90
+
+
+@pytest.mark.parametrize("policy", ["ADHOC_BF", "BATCHES"])
+def test_loose_radius_retries_stay_exact(bay_sample: Served, monkeypatch, policy: str) -> None:
+    # The first query asks for only k + 1 hits of the cover's cells, so hits outside the
+    # circle often leave fewer than k: the retries (more hits, then Redis's exact radius
+    # check) must still give the brute-force top k.
+    from recsys.serving import filters as filters_module
+    from recsys.serving import recommend as recommend_module
+
+    def tight(f: Filters, **_: object) -> filters_module.Plan:
+        if filters_module.loose_radius(f, f.k + 1):
+            return filters_module.Plan(f.k + 1, policy, 50 if policy == "BATCHES" else None)
+        return filters_module.Plan(f.k, filters_module.hybrid_policy(f))
+
+    monkeypatch.setattr(recommend_module, "plan", tight)
+    monkeypatch.setattr(recommend_module, "_plans", recommend_module._LRU(8))
+    rng = np.random.default_rng(7)
+    cuisines = sorted({c for r in bay_sample.restaurants for c in r["cuisines"]})
+    checked = 0
+    for _ in range(60):
+        user = bay_sample.users[int(rng.integers(len(bay_sample.users)))]
+        f = _random_filters(rng, cuisines, BAY_AREA)
+        expected = _reference(bay_sample, user, f.validate())
+        if expected is None:
+            continue
+        rec = recommend(bay_sample.settings, f, user_id=user["user_id"])
+        _assert_same_ranking(rec.results, expected, f.k)
+        _assert_result_fields(rec.results, f.validate())
+        checked += 1
+    assert checked >= 50

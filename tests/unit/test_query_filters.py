@@ -12,11 +12,14 @@ from recsys.config import TIMEZONE
 from recsys.errors import RecsysError
 from recsys.serving import geocells
 from recsys.serving.filters import (
+    FETCH_MARGIN,
     RETURN_FIELDS_HOURS,
     Filters,
     build_query,
     combine,
+    exact_search_args,
     filter_parts,
+    plan,
     search_args,
 )
 from recsys.serving.recommend import (
@@ -33,10 +36,12 @@ SAT_1930 = "@open:{h139|q558|m8370}"
 CASES = [
     (Filters(), [], "*"),
     (Filters(lat=37.78, lon=-122.41), [], "*"),  # a centre alone only sets distances
-    (Filters(min_price=2), [], "@price:[2 4]"),
-    (Filters(max_price=3), [], "@price:[1 3]"),
-    (Filters(min_price=2, max_price=2), [], "@price:[2 2]"),
-    (Filters(min_rating=4.5), [], "@rating:[4.5 +inf]"),
+    (Filters(min_price=2), [], "@pr:{p24r0}"),
+    (Filters(max_price=3), [], "@pr:{p13r0}"),
+    (Filters(min_price=2, max_price=2), [], "@pr:{p22r0}"),
+    (Filters(min_rating=4.5), [], "@pr:{p14r45}"),
+    # Off the 0.5 grid: the term of the grid value below, then the exact numeric check.
+    (Filters(min_rating=3.7), [], "(@pr:{p14r35} @rating:[3.7 +inf])"),
     (Filters(cuisines=("Thai",)), [], "@cuisines:{Thai}"),
     (Filters(cuisines=("Pub Food", "Thai")), [], r"@cuisines:{Pub\ Food|Thai}"),
     # Escaping: a value cannot close the tag clause or start a union.
@@ -48,7 +53,7 @@ CASES = [
     (
         Filters(min_price=1, max_price=2, min_rating=3, cuisines=("Cafe",)),
         [],
-        "((@price:[1 2] @rating:[3.0 +inf]) @cuisines:{Cafe})",
+        "((@pr:{p12r0} @pr:{p14r30}) @cuisines:{Cafe})",
     ),
 ]
 
@@ -202,3 +207,63 @@ def test_a_timed_out_search_is_refused_not_served_as_partial_results() -> None:
         check_complete(partial)
     check_complete({b"total_results": 0, b"results": [], b"warning": []})
     check_complete([0])  # RESP2 has no warnings
+
+
+def test_knn_query_joins_price_and_rating_into_one_term() -> None:
+    checked = Filters(min_price=1, max_price=3, min_rating=3.0).validate()
+    assert search_args(checked)[0].startswith("(@pr:{p13r30})=>[KNN 10 ")
+    off_grid = Filters(max_price=2, min_rating=3.7).validate()
+    assert search_args(off_grid)[0].startswith("((@pr:{p12r35} @rating:[3.7 +inf]))=>")
+
+
+def test_first_query_leaves_the_radius_loose_and_over_fetches() -> None:
+    checked = Filters(lat=37.78, lon=-122.41, radius_m=4000, k=10).validate()
+    how = plan(checked)
+    share = geocells.inside_share(37.78, -122.41, 4000)
+    assert how.fetch == math.ceil(FETCH_MARGIN * 10 / share) + 4 > 10
+    assert how.policy == "ADHOC_BF"  # without the catalogue's density
+    query = search_args(checked)[0]
+    inner, border = geocells.cover(37.78, -122.41, 4000, geocells.LOOSE_MAX_TERMS)
+    assert len(inner) + len(border) > geocells.MAX_TERMS  # finer than the exact cover
+    assert query.startswith(f"(@cells:{{{'|'.join((*inner, *border))}}})=>[KNN {how.fetch} ")
+    assert "@location" not in query
+    exact = exact_search_args(checked)[0]
+    assert "@location:[-122.41 37.78 4000 m]" in exact and "[KNN 10 " in exact
+
+
+def test_tiny_radius_or_no_cover_is_the_exact_query() -> None:
+    tiny = Filters(lat=37.78, lon=-122.41, radius_m=60).validate()  # 550 m cells: share ~0.01
+    assert plan(tiny).fetch == tiny.k
+    assert "@location" in search_args(tiny)[0]
+    pole = Filters(lat=84.0, lon=10.0, radius_m=5000).validate()
+    assert plan(pole).fetch == pole.k
+
+
+def test_plan_uses_batches_for_a_wide_circle_and_adhoc_for_a_sparse_one() -> None:
+    rng = np.random.default_rng(3)
+    lats, lons = rng.uniform(37.2, 38.0, 100_000), rng.uniform(-122.6, -121.8, 100_000)
+    counts = geocells.cell_counts(zip(lats, lons, strict=True))
+    wide = Filters(lat=37.6, lon=-122.2, radius_m=30_000).validate()
+    for algorithm in ("flat", "hnsw"):
+        how = plan(wide, restaurants=100_000, algorithm=algorithm, cell_counts=counts)
+        assert how.policy == "BATCHES" and how.fetch > wide.k
+        assert how.batch_size >= 2 * how.fetch
+    narrow = Filters(lat=37.6, lon=-122.2, radius_m=1000).validate()
+    for algorithm in ("flat", "hnsw"):
+        how = plan(narrow, restaurants=100_000, algorithm=algorithm, cell_counts=counts)
+        assert how.policy == "ADHOC_BF"
+    cuisine = Filters(lat=37.6, lon=-122.2, radius_m=30_000, cuisines=("Thai",)).validate()
+    assert plan(cuisine, restaurants=100_000, cell_counts=counts).policy == "ADHOC_BF"
+    assert plan(wide).policy == "ADHOC_BF"  # no counts: the rule without the catalogue
+
+
+def test_cell_counts_estimate_the_places_of_a_cover() -> None:
+    rng = np.random.default_rng(4)
+    lats, lons = rng.uniform(37.2, 38.0, 50_000), rng.uniform(-122.6, -121.8, 50_000)
+    counts = geocells.cell_counts(zip(lats, lons, strict=True))
+    inner, border = geocells.cover(37.6, -122.2, 15_000, geocells.LOOSE_MAX_TERMS)
+    cells = set(inner) | set(border)
+    actual = sum(
+        bool(set(geocells.cell_tokens(a, b)) & cells) for a, b in zip(lats, lons, strict=True)
+    )
+    assert geocells.estimate(cells, counts) == pytest.approx(actual, rel=0.1)
