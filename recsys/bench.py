@@ -202,6 +202,11 @@ def bay_area(
                 "throughput_qps": _throughput(space, users),
             }
             top10[algorithm] = _top10(space, user_vectors)
+            if algorithm == "hnsw":  # what a wider search buys, on the index just built
+                out["hnsw_by_ef_runtime"] = {
+                    str(ef): _top10_at_ef(space, user_vectors, ef, top10["flat"])
+                    for ef in EF_RUNTIMES
+                }
             if profile and algorithm == "flat":
                 out["profile"] = profile_filters(space, users)
             # A 1,000,000 run takes about an hour: what is measured so far, in one line.
@@ -354,6 +359,39 @@ def _top10(settings: Settings, user_vectors: np.ndarray) -> list[set[str]]:
         {r["id"] for r in recommend(settings, Filters(k=10), vector=v).results}
         for v in user_vectors
     ]
+
+
+# HNSW search widths compared against FLAT in one run (the index serves with 200).
+EF_RUNTIMES = (100, 200, 400, 800)
+
+
+def _top10_at_ef(
+    settings: Settings, user_vectors: np.ndarray, ef: int, exact: list[set[str]]
+) -> dict[str, float]:
+    """Recall@10 against `exact` and p50 ms of the unfiltered HNSW top 10 at `EF_RUNTIME`
+    `ef` (a query parameter: the index is not rebuilt)."""
+    from redisvl.query import VectorQuery
+
+    version = index.require_live(settings)["version"]
+    search = index.search_index(settings, version, algorithm="hnsw")
+    prefix = keys.restaurant_prefix(settings, version) + ":"
+    found, took = 0, []
+    for vector, truth in zip(user_vectors, exact, strict=True):
+        query = VectorQuery(
+            vector=np.asarray(vector, dtype=np.float32).tolist(),
+            vector_field_name="embedding",
+            return_fields=["id"],
+            num_results=10,
+            ef_runtime=ef,
+        )
+        start = time.perf_counter()
+        hits = search.query(query)
+        took.append((time.perf_counter() - start) * 1000)
+        found += len({str(h["id"]).removeprefix(prefix) for h in hits} & truth)
+    return {
+        "recall_at_10": round(found / (10 * len(exact)), 4),
+        "p50_ms": round(float(np.median(took)), 3),
+    }
 
 
 # --- FT.PROFILE ----------------------------------------------------------------------------
@@ -527,6 +565,11 @@ def _bay_table(bay: dict[str, Any]) -> list[str]:
             f"{qps['no_filter']:,.0f} q/s none"
         )
     lines.append(f"HNSW recall@10 vs FLAT: {bay['hnsw_recall_at_10']:.4f} (goal >= 0.95)")
+    for ef, row in (bay.get("hnsw_by_ef_runtime") or {}).items():
+        lines.append(
+            f"  EF_RUNTIME {ef:>4}: recall@10 {row['recall_at_10']:.4f}, "
+            f"unfiltered p50 {row['p50_ms']:.2f} ms"
+        )
     if "profile" in bay:
         lines.append("\nFT.PROFILE (FLAT), each filter alone and all together:")
         for name, p in bay["profile"].items():
