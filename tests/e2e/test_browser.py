@@ -281,7 +281,8 @@ _PAGE_URLS = {
     "Data": r"/data$",
     "New user": r"/new_user$",
     "Add restaurant": r"/add_restaurant$",
-    "Recommend": r":\d+/(recommend)?$",
+    # The Recommend page writes its view into the URL (share.publish) once it has run.
+    "Recommend": r":\d+/(recommend)?(\?[^/]*)?$",
 }
 
 

@@ -473,6 +473,6 @@ def test_docker_compose_wires_the_app_to_a_healthy_redis_8() -> None:
     assert set(compose["volumes"]) == {"redis-data", "app-data"}
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "python -m recsys prepare && exec streamlit run app.py" in dockerfile
+    assert "python -m recsys prepare && exec python -m ui.serve" in dockerfile  # as make run
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", "data/*"} <= set(ignored)
