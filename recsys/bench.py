@@ -361,7 +361,7 @@ def _top10(settings: Settings, user_vectors: np.ndarray) -> list[set[str]]:
     ]
 
 
-# HNSW search widths compared against FLAT in one run (the index serves with 200).
+# HNSW search widths compared against FLAT in one run (the index serves with 400).
 EF_RUNTIMES = (100, 200, 400, 800)
 
 
