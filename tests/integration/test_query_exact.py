@@ -234,23 +234,29 @@ def bay_sample(redis_server, tmp_path_factory) -> Iterator[Served]:
     server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
 
 
-def test_bay_area_sample_matches_brute_force(bay_sample: Served) -> None:
-    # Radii up to 40 km over the bench generator's places and hours (shared templates,
-    # late closes, unknown hours): the TAG cells/open-at encoding at bench scale.
-    rng = np.random.default_rng(100)
-    cuisines = sorted({c for r in bay_sample.restaurants for c in r["cuisines"]})
+def _bay_area_checks(sample: Served, *, seed: int, tries: int) -> int:
+    """Random Bay Area filters for random users against the brute-force reference;
+    returns how many had a reference to compare with (every one compared must match)."""
+    rng = np.random.default_rng(seed)
+    cuisines = sorted({c for r in sample.restaurants for c in r["cuisines"]})
     checked = 0
-    for _ in range(100):
-        user = bay_sample.users[int(rng.integers(len(bay_sample.users)))]
+    for _ in range(tries):
+        user = sample.users[int(rng.integers(len(sample.users)))]
         f = _random_filters(rng, cuisines, BAY_AREA)
-        expected = _reference(bay_sample, user, f.validate())
+        expected = _reference(sample, user, f.validate())
         if expected is None:
             continue
-        rec = recommend(bay_sample.settings, f, user_id=user["user_id"])
+        rec = recommend(sample.settings, f, user_id=user["user_id"])
         _assert_same_ranking(rec.results, expected, f.k)
         _assert_result_fields(rec.results, f.validate())
         checked += 1
-    assert checked >= 90
+    return checked
+
+
+def test_bay_area_sample_matches_brute_force(bay_sample: Served) -> None:
+    # Radii up to 40 km over the bench generator's places and hours (shared templates,
+    # late closes, unknown hours): the TAG cells/open-at encoding at bench scale.
+    assert _bay_area_checks(bay_sample, seed=100, tries=100) >= 90
 
 
 @pytest.mark.parametrize("policy", ["ADHOC_BF", "BATCHES"])
@@ -268,17 +274,4 @@ def test_loose_radius_retries_stay_exact(bay_sample: Served, monkeypatch, policy
 
     monkeypatch.setattr(recommend_module, "plan", tight)
     monkeypatch.setattr(recommend_module, "_plans", recommend_module._LRU(8))
-    rng = np.random.default_rng(7)
-    cuisines = sorted({c for r in bay_sample.restaurants for c in r["cuisines"]})
-    checked = 0
-    for _ in range(60):
-        user = bay_sample.users[int(rng.integers(len(bay_sample.users)))]
-        f = _random_filters(rng, cuisines, BAY_AREA)
-        expected = _reference(bay_sample, user, f.validate())
-        if expected is None:
-            continue
-        rec = recommend(bay_sample.settings, f, user_id=user["user_id"])
-        _assert_same_ranking(rec.results, expected, f.k)
-        _assert_result_fields(rec.results, f.validate())
-        checked += 1
-    assert checked >= 50
+    assert _bay_area_checks(bay_sample, seed=7, tries=60) >= 50

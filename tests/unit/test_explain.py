@@ -6,11 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests_frames import restaurants
+from tests_frames import small_dataset
 
-from recsys.config import Settings
-from recsys.data.dataset import build_dataset
-from recsys.data.users import generate_users, save_users
 from recsys.explain import BIAS, LEARNT, contributions, likes_satisfied, price_fit, summary
 from recsys.model.configs import MLP_CONFIG, ModelConfig
 from recsys.model.train import train
@@ -18,14 +15,7 @@ from recsys.model.train import train
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explain")
-    save_users(generate_users(200, seed=3), root / "users.jsonl")
-    return build_dataset(
-        Settings(data_dir=root / "data"),
-        restaurants=restaurants(60, seed=3),
-        users_path=root / "users.jsonl",
-        seed=3,
-    )
+    return small_dataset(tmp_path_factory.mktemp("explain"), users=200, places=60, seed=3)
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from tests_frames import restaurants
+from tests_frames import small_dataset
 
 from recsys.config import EMBEDDING_DIM, Settings
 from recsys.data import online
-from recsys.data.dataset import build_dataset
 from recsys.data.feedback import with_feedback
-from recsys.data.users import generate_users, save_users
 from recsys.errors import RecsysError
 from recsys.model import loop
 from recsys.model.towers import sampled_softmax_loss
@@ -120,12 +118,7 @@ def test_hard_negatives_raise_the_loss_only_for_their_rows() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("feedback")
-    save_users(generate_users(120, seed=5), root / "users.jsonl")
-    settings = Settings(data_dir=root / "data")
-    return build_dataset(
-        settings, restaurants=restaurants(50, seed=5), users_path=root / "users.jsonl", seed=5
-    )
+    return small_dataset(tmp_path_factory.mktemp("feedback"), users=120, places=50, seed=5)
 
 
 def test_with_feedback_uses_skips_and_counts(tiny_dataset) -> None:

@@ -6,11 +6,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from tests_frames import restaurants
+from tests_frames import small_dataset
 
-from recsys.config import Settings
-from recsys.data.dataset import build_dataset
-from recsys.data.users import generate_users, save_users
 from recsys.errors import RecsysError
 from recsys.model.configs import ModelConfig
 from recsys.model.metrics import ranking_metrics, relevant_by_user
@@ -19,14 +16,7 @@ from recsys.model.train import best_epoch, load_checkpoint, save_checkpoint, tra
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("train")
-    save_users(generate_users(300, seed=5), root / "users.jsonl")
-    return build_dataset(
-        Settings(data_dir=root / "data"),
-        restaurants=restaurants(80, seed=5),
-        users_path=root / "users.jsonl",
-        seed=5,
-    )
+    return small_dataset(tmp_path_factory.mktemp("train"), users=300, places=80, seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -53,3 +53,19 @@ def restaurants(n: int = 60, seed: int = 0) -> pd.DataFrame:
         row.update({b: bool(rng.random() < 0.4) for b in BOOLS})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def small_dataset(root, *, users: int, places: int, seed: int):
+    """A `Dataset` of `users` generated users and `places` of `restaurants()` under
+    `root` (users file and data dir), built as `prepare` builds it."""
+    from recsys.config import Settings
+    from recsys.data.dataset import build_dataset
+    from recsys.data.users import generate_users, save_users
+
+    save_users(generate_users(users, seed=seed), root / "users.jsonl")
+    return build_dataset(
+        Settings(data_dir=root / "data"),
+        restaurants=restaurants(places, seed=seed),
+        users_path=root / "users.jsonl",
+        seed=seed,
+    )
