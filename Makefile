@@ -37,4 +37,4 @@ bench: setup
 
 clean-data:
 	-$(BIN)/python -m recsys redis stop
-	rm -rf data/restaurants data/redis data/model data/*.jsonl data/*.csv
+	rm -rf data/restaurants data/redis data/model data/web data/*.jsonl data/*.csv

@@ -28,16 +28,16 @@ with state.guard():
     trained = state.require_model()
 
 st.markdown("**1. Click the map where the restaurant is.**")
+place = st.session_state.get("new_place")
 out = maps.show(
-    maps.live_base_map(live),
+    maps.live_base(live),
+    maps.result_layer(place, None, []) if place else None,
     key="add_map",
     height=360,
-    returned_objects=["last_clicked"],
 )
 click = (out or {}).get("last_clicked")
-if click:
-    st.session_state["new_place"] = (click["lat"], click["lng"])
-place = st.session_state.get("new_place")
+if click and (click["lat"], click["lng"]) != place:
+    st.session_state["new_place"] = place = (click["lat"], click["lng"])
 st.markdown(fmt.location(*place) if place else "_no location yet_")
 
 with st.form("add_restaurant"):

@@ -67,11 +67,10 @@ with state.guard():
     rec = recommend(state.settings(), filters, vector=vector)
 st.subheader(f"Top {len(rec.results)} for {profile['name'] or 'the new user'}")
 maps.show(
-    maps.live_base_map(live),
+    maps.live_base(live),
+    maps.result_layer(location, radius, rec.results, timed=False),
     key="new_user_map",
     height=420,
-    returned_objects=[],
-    feature_group_to_add=maps.result_layer(location, radius, rec.results, timed=False),
 )
 st.markdown(f"**{fmt.location(*location)}** (set on the Recommend page)")
 widgets.results_table(rec.results, timed=False)

@@ -109,11 +109,10 @@ def recommend_view() -> None:
             if show_visits:
                 maps.visits_layer(state.visits(user_id, live["version"], seen), layer)
         out = maps.show(
-            maps.live_base_map(live),
+            maps.live_base(live),
+            layer,
             key="map",
             height=520,
-            returned_objects=["last_clicked"],
-            feature_group_to_add=layer,
             center=st.session_state.get("map_center", (DEFAULT_LAT, DEFAULT_LON)),
             on_change=lambda: take_click(st.session_state.get("map")),
         )

@@ -15,18 +15,20 @@ from recsys.config import TIMEZONE
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-# Beyond HTML's own: characters that would end or interpolate the JavaScript template
-# literal folium writes a tooltip into (`...${...}...`), as HTML character references.
+# Beyond HTML's own: characters that would end or interpolate a JavaScript template
+# literal (`...${...}...`), as HTML character references. The map component receives
+# its labels as JSON data, where they are inert; this keeps them inert anywhere a label
+# is pasted into script too.
 _JS_TEMPLATE = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
 
 def map_text(value: Any) -> str:
     """`value` as HTML text that shows literally on the map: the one escape for every
-    tooltip, popup and label handed to folium/Leaflet (which render them as HTML).
+    tooltip, popup and label handed to the map (Leaflet renders them as HTML).
 
     `<`, `>`, `&` and quotes become entities, so no tag or attribute can be opened; the
-    backtick, `$` and backslash become entities too, because folium puts tooltips
-    inside a JavaScript template literal, where they would end it or run `${...}`.
+    backtick, `$` and backslash become entities too, so that a label pasted into a
+    JavaScript template literal can neither end it nor run `${...}`.
     """
     return escape(str(value), quote=True).translate(_JS_TEMPLATE)
 

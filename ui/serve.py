@@ -1,7 +1,7 @@
 """`python -m ui.serve [streamlit options]`: `streamlit run app.py`, warmed up.
 
 Streamlit imports a page's modules on its first run, that is while the first visitor
-waits: folium, pandas, RedisVL and the serving modules cost about 1.5 s
+waits: pandas, RedisVL and the serving modules cost about 1.5 s
 there on 2 cores. Importing them here, in the server process before it
 starts listening, moves that cost out of the first page load (a module is imported
 once per process). PyTorch is not among them: a known user is served without it
@@ -17,11 +17,10 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "app.py"
 # What the Recommend page and the sidebar import on their first run, except modules
 # that call Streamlit at import time (`st.cache_*`, `declare_component`: they need the
-# runtime, which does not exist yet): `ui.*` and streamlit_folium stay with the page.
+# runtime, which does not exist yet): `ui.*` stays with the page.
 WARM = (
     "pandas",
-    "folium",
-    "folium.plugins",
+    "streamlit.components.v1",
     "redisvl.query",
     "recsys.serving.recommend",
     "recsys.serving.feedback",

@@ -63,20 +63,23 @@ def app(prepared: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest
 
 
 class FakeMap:
-    """Stands in for `st_folium` (AppTest cannot render Leaflet): returns the last click."""
+    """Stands in for the map component (AppTest cannot render Leaflet): returns the last
+    click, and keeps the layer the page drew."""
 
     def __init__(self) -> None:
         self.last_clicked: dict[str, float] | None = None
+        self.layers: list = []
 
     def click(self, lat: float, lon: float) -> None:
         self.last_clicked = {"lat": lat, "lng": lon}
 
-    def __call__(self, *args, returned_objects=None, **kwargs) -> dict:
+    def __call__(self, base, layer, **kwargs) -> dict:
+        self.layers.append(layer)
         return {"last_clicked": self.last_clicked}
 
 
 @pytest.fixture
 def fake_map() -> Iterator[FakeMap]:
     fake = FakeMap()
-    with mock.patch("streamlit_folium.st_folium", fake):
+    with mock.patch("ui.maps.show", fake):
         yield fake

@@ -2,9 +2,9 @@
 
 The app runs against the test Redis (session fixture `redis_server` from
 tests/conftest.py) under its own data directory and namespace, after one
-`python -m recsys prepare`. The browser is Debian's Chromium; every request that
-leaves localhost is answered from local files (see docs/browser-testing.md), so
-the Leaflet map renders without internet.
+`python -m recsys prepare`. The browser is Debian's Chromium, with no internet:
+map tiles get a blank image and any other request that leaves localhost is aborted
+and noted (the app serves its map's libraries itself; docs/browser-testing.md).
 """
 
 from __future__ import annotations
@@ -182,35 +182,17 @@ def with_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-def _offline_files() -> dict[str, Path]:
-    """Leaflet 1.9.3 (xstatic-leaflet) and Leaflet.markercluster (xstatic-leaflet-markercluster):
-    file name -> path. folium asks CDNs for these exact names."""
-    import xstatic.pkg.leaflet as leaflet
-    import xstatic.pkg.leaflet_markercluster as cluster
-
-    base = Path(leaflet.BASE_DIR)
-    files = {p.name: p for p in base.glob("leaflet*") if p.suffix in (".js", ".css")}
-    files.update({p.name: p for p in (base / "images").glob("*.png")})
-    names = ("leaflet.markercluster.js", "MarkerCluster.css", "MarkerCluster.Default.css")
-    files.update({name: Path(cluster.BASE_DIR) / name for name in names})
-    return files
-
-
-_OFFLINE = _offline_files()
+# External requests the app made other than map tiles: the map must need none (its
+# libraries are served by the app), so a test can check this stays empty.
+EXTERNAL_ASKED: list[str] = []
 
 
 def _route_offline(route, request) -> None:
-    """Answer an external request from local files, with an empty body, or abort."""
-    name = request.url.split("?")[0].rsplit("/", 1)[-1]
-    if name in _OFFLINE:
-        route.fulfill(path=str(_OFFLINE[name]))
-    elif request.resource_type == "script":
-        route.fulfill(status=200, content_type="application/javascript", body="")
-    elif request.resource_type == "stylesheet":
-        route.fulfill(status=200, content_type="text/css", body="")
-    elif request.resource_type == "image":
+    """No internet here: map tiles get a blank image, anything else is aborted (and noted)."""
+    if request.resource_type == "image":
         route.fulfill(status=200, content_type="image/png", body=BLANK_PNG)
     else:
+        EXTERNAL_ASKED.append(f"{request.resource_type} {request.url}")
         route.abort()
 
 
@@ -251,6 +233,12 @@ def open_page(browser, app_url: str) -> Iterator[object]:
     yield _open
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def external_asked() -> list[str]:
+    """The external requests (other than map tiles) every page made so far, in order."""
+    return EXTERNAL_ASKED
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 LOCATION = re.compile(r"📍 (-?\d+\.\d{4}), (-?\d+\.\d{4})")
 SUMMARY = re.compile(r"^\d+ results? · ")
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+MAP_IFRAME = 'iframe[title="ui.maps.leafmap"]'
 # Points of the map a click must not land on: markers and clusters are not map clicks.
 _FREE_POINT_JS = """(el, [fx, fy]) => {
   const box = el.getBoundingClientRect();
@@ -163,7 +163,8 @@ def map_usable_after(page: Page) -> float:
     return handle.json_value() / 1000
 
 
-def test_map_clicks_move_location_and_recommendations(page: Page):
+def test_map_clicks_move_location_and_recommendations(page: Page, external_asked: list[str]):
+    asked_before = len(external_asked)
     cold = map_usable_after(page)
     loaded(page)
     page.reload()
@@ -185,6 +186,8 @@ def test_map_clicks_move_location_and_recommendations(page: Page):
         f"over {len(timings)} clicks ({', '.join(f'{t:.2f}' for t in timings)} s)"
     )
     assert len(set(seen)) > 2, "the recommendations did not change with the location"
+    # Offline as it is here, the map drew and answered clicks from the app's own files.
+    assert external_asked[asked_before:] == []
 
 
 def test_another_user_changes_the_ranking(page: Page):
@@ -442,10 +445,9 @@ def test_comparing_two_users_shows_both_lists(page: Page):
 
 
 # The map draws on a canvas (prefer_canvas), so dots are read through Leaflet itself:
-# st_folium keeps the dynamic feature groups in the iframe's window.feature_group.
+# The map component keeps the click's own layer in the iframe's window.leafmap.layer.
 _LAYER_OPTIONS_JS = """(body, [opacity, weight]) => {
-  const groups = window.feature_group || [];
-  const group = groups[groups.length - 1];
+  const group = window.leafmap && window.leafmap.layer;
   if (!group) return [];
   return group.getLayers()
     .filter((l) => l.options && l.options.fillOpacity === opacity && l.options.weight === weight)

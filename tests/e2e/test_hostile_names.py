@@ -79,8 +79,7 @@ def _choose_cuisine(page: Page, cuisine: str) -> None:
 # Opens the tooltip of every layer on the map (numbered markers and, at street zoom,
 # every background dot) and returns the tooltips' text, once all wanted names show.
 _OPEN_ALL_TOOLTIPS = """([lat, lon, wanted]) => {
-  const key = Object.keys(window).find((k) => /^map_[0-9a-f]+$/.test(k));
-  const map = window.map || window.map_div || window[key];  // st_folium names it `map`
+  const map = window.map;  // the map component's Leaflet map
   if (!map) return false;
   if (map.getZoom() < 16) map.setView([lat, lon], 16, {animate: false});
   map.eachLayer((layer) => {
@@ -124,7 +123,7 @@ def test_hostile_names_show_as_text_and_never_run(open_page, hostile) -> None:
         _assert_nothing_ran(page, dialogs, f"marker {rank}")
 
     # Street zoom: every background dot is on the map; open every tooltip there is.
-    map_frame = next(f for f in page.frames if "streamlit_folium" in f.url)
+    map_frame = next(f for f in page.frames if "leafmap" in f.url)
     texts = map_frame.wait_for_function(
         _OPEN_ALL_TOOLTIPS, arg=[DEFAULT_LAT, DEFAULT_LON, names]
     ).json_value()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -143,17 +144,27 @@ def test_map_labels_are_escaped_for_html_and_js_template_literals() -> None:
         text = fmt.map_text(payload)
         assert not re.search(r"[<>`$\\]", text), text
     frame = pd.DataFrame({"lat": [37.7] * 5, "lon": [-122.4] * 5, "name": PAYLOADS})
-    m = maps.base_map(frame, (37.7, -122.4))
     results = [
         {"rank": i + 1, "name": p, "lat": 37.7, "lon": -122.4, "cuisine": [p], "price": 2,
-         "rating": 4.0, "distance_m": 5.0, "score": 0.5, "open_at": True, "closes_at": "22:00"}
+         "rating": 4.0, "distance_m": 5.0, "score": 0.5, "open_at": True, "closes_at": "22:00",
+         "why": p}
         for i, p in enumerate(PAYLOADS)
     ]  # fmt: skip
-    maps.result_layer((37.7, -122.4), 500, results).add_to(m)
-    html = m.get_root().render()
-    for payload in PAYLOADS[:4]:  # (a backslash is everywhere in the page's JSON)
-        assert payload not in html
-    assert "document.title" in html  # the names are there, as inert text
+    places = [SimpleNamespace(lat=37.7, lon=-122.4, name=p, score=0.5) for p in PAYLOADS]
+    layer = maps.result_layer((37.7, -122.4), 500, results)
+    maps.taste_layer(places, layer)
+    maps.visits_layer(places, layer)
+    # Everything the map component receives: Leaflet renders these strings as HTML.
+    labels = [row[2] for row in maps.base_rows(frame)] + [layer["pin_tooltip"]]
+    labels += [text for row in layer["results"] for text in row[2:]]
+    labels += [row[3] for row in layer["points"]]
+    assert len(labels) == 5 + 1 + 5 * 3 + 5 * 2
+    for label in labels:
+        for payload in PAYLOADS[:4]:
+            assert payload not in label
+        assert not re.search(r"<(?!/?[bi]>|br>)|`", label), label  # only our own <b>, <i>, <br>
+    # four payloads, each shown in five places (background, tooltip, popup, taste, visit)
+    assert sum("document.title" in label for label in labels) == 4 * 5  # as inert text
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,50 @@
+"""The map component's files: what the browser loads, all served by the app."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ui import maps
+
+
+def test_the_component_directory_holds_the_page_its_script_and_leaflet(tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    folder = maps.assemble(web)
+    assert folder.parent == web and folder.name.startswith("leafmap-")
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    # Every file the page asks for is there, and nothing is asked of another host.
+    wanted = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sorted(wanted) == sorted(
+        ["leaflet.css", "MarkerCluster.css", "leaflet.js", "leaflet.markercluster.js", "leafmap.js"]
+    )
+    for name in wanted:
+        assert (folder / name).is_file(), name
+    assert (folder / "images" / "marker-icon.png").is_file()  # leaflet.css refers to it
+    assert "http" not in html.replace("<!doctype html>", "")
+    assert "L.map(" in (folder / "leafmap.js").read_text(encoding="utf-8")
+
+
+def test_assembling_again_reuses_the_directory_and_removes_leftovers(tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    folder = maps.assemble(web)
+    stamp = (folder / "leaflet.js").stat().st_mtime_ns
+    stale = web / "leafmap-000000000000"  # files of an older version of the component
+    stale.mkdir()
+    dead = web / ".leafmap-abc123"  # the temporary directory of a process killed mid-copy
+    dead.mkdir()
+    (dead / "leaflet.js").write_text("half", encoding="utf-8")
+    assert maps.assemble(web) == folder
+    assert (folder / "leaflet.js").stat().st_mtime_ns == stamp  # not copied again
+    assert sorted(p.name for p in web.iterdir()) == [folder.name]
+
+
+def test_the_component_changes_directory_when_its_files_change(tmp_path, monkeypatch) -> None:
+    first = maps.assemble(tmp_path)
+    own = tmp_path / "own.js"
+    own.write_text("// another version", encoding="utf-8")
+    sources = {**maps._sources(), "leafmap.js": own}
+    monkeypatch.setattr(maps, "_sources", lambda: sources)
+    second = maps.assemble(tmp_path)
+    assert second != first and not first.exists()
+    assert (second / "leafmap.js").read_text(encoding="utf-8") == "// another version"
