@@ -71,6 +71,7 @@ maps.show(
     maps.result_layer(location, radius, rec.results, timed=False),
     key="new_user_map",
     height=420,
+    clickable=False,  # the location is set on the Recommend page
 )
 st.markdown(f"**{fmt.location(*location)}** (set on the Recommend page)")
 widgets.results_table(rec.results, timed=False)

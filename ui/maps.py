@@ -138,9 +138,11 @@ def show(
     key: str,
     height: int,
     center: Sequence[float] = (DEFAULT_LAT, DEFAULT_LON),
+    clickable: bool = True,
     on_change: Callable[[], None] | None = None,
 ) -> dict[str, Any] | None:
-    """The map; returns `{"last_clicked": {"lat", "lng"}}` after a click (else None)."""
+    """The map; returns `{"last_clicked": {"lat", "lng"}}` after a click (else None).
+    With `clickable=False` a click only pans and zooms: it reruns nothing."""
     return _component()(
         height=int(height),
         center=[float(center[0]), float(center[1])],
@@ -149,6 +151,7 @@ def show(
         base_key=base["key"],
         base={k: v for k, v in base.items() if k != "key"},
         layer=dict(layer) if layer else None,
+        clickable=bool(clickable),
         key=key,
         default=None,
         on_change=on_change,

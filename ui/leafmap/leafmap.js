@@ -2,7 +2,7 @@
 // protocol is four postMessage calls, so no build step and no bundle).
 //
 // Python (ui/maps.py) sends, on every rerun:
-//   height, center [lat, lon], zoom, tiles {url, attribution},
+//   height, center [lat, lon], zoom, tiles {url, attribution}, clickable,
 //   base_key + base {rows: [[lat, lon, tooltip]], uncluster_zoom, cluster_radius}
 //     (every restaurant, drawn once per base_key: a new live load sends a new key),
 //   layer {centre, radius, pin_tooltip, results: [[lat, lon, rank, tooltip, popup]],
@@ -23,6 +23,7 @@
   var circle = null;
   var lastCenter = null;
   var frameHeight = -1;
+  var clickable = true;
 
   function send(type, data) {
     var message = { isStreamlitMessage: true, type: type };
@@ -56,6 +57,7 @@
       maxZoom: 19,
     }).addTo(map);
     map.on("click", function (event) {
+      if (!clickable) return;
       var at = event.latlng;
       if (pin) pin.setLatLng(at);
       if (circle) circle.setLatLng(at);
@@ -138,6 +140,7 @@
   }
 
   function render(args) {
+    clickable = args.clickable !== false;
     setHeight(args.height);
     if (!map) create(args);
     if (args.base_key !== baseKey) {
