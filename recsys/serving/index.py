@@ -384,7 +384,7 @@ def publish_locked(
         _load_restaurants(settings, version, restaurants, restaurant_vectors, report)
         failpoints.reached("indexing")
         _load_users(settings, version, users, user_vectors, visited, report)
-        _verify(index, len(restaurants), restaurant_vectors, report)
+        _verify(index, len(restaurants), restaurant_vectors, report, settings.search_timeout_ms)
         _switch(settings, version, restaurants, len(users), model_version, algorithm,
                 model_info or {})  # fmt: skip
     except BaseException:
@@ -455,8 +455,15 @@ def _load_users(
         report(Progress("index", done, total, f"users {done}/{total}"))
 
 
-def _verify(index: SearchIndex, expected: int, vectors: np.ndarray, report: ProgressFn) -> None:
-    """Indexing finished, every document indexed, and a KNN probe finds its own vector."""
+def _verify(
+    index: SearchIndex,
+    expected: int,
+    vectors: np.ndarray,
+    report: ProgressFn,
+    timeout_ms: int | None = None,
+) -> None:
+    """Indexing finished, every document indexed, and a KNN probe finds its own vector
+    (within `timeout_ms`, `Settings.search_timeout_ms`; None: the server's TIMEOUT)."""
     deadline = time.monotonic() + INDEXING_TIMEOUT_S
     while True:
         info = index.info()
@@ -473,6 +480,7 @@ def _verify(index: SearchIndex, expected: int, vectors: np.ndarray, report: Prog
             f"({failures} failed to index); the previous version keeps serving."
         )
     probe = VectorQuery(vectors[0].astype(np.float32).tolist(), "embedding", num_results=1)
+    probe.timeout(timeout_ms)
     hits = index.query(probe)
     if not hits or 1.0 - float(hits[0]["vector_distance"]) < 0.999:
         raise RecsysError(f"index {index.name} failed its probe query; nothing was switched.")

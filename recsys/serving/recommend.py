@@ -227,8 +227,17 @@ def _search(
 
 
 def search_command(settings: Settings, args: tuple[Any, ...], vector: bytes) -> tuple[Any, ...]:
-    """The raw FT.SEARCH command on the live alias for `search_args` and a float32 vector."""
-    return ("FT.SEARCH", keys.alias(settings), *args, "PARAMS", 2, "vector", vector)
+    """The raw FT.SEARCH command on the live alias for `search_args` and a float32 vector,
+    with `TIMEOUT` when `settings.search_timeout_ms` is set (the bench's namespaces; the
+    app leaves it to the server's TIMEOUT config)."""
+    return ("FT.SEARCH", keys.alias(settings), *args, *timeout_args(settings),
+            "PARAMS", 2, "vector", vector)  # fmt: skip
+
+
+def timeout_args(settings: Settings) -> tuple[Any, ...]:
+    """FT.SEARCH's per-query `TIMEOUT ms` for `settings.search_timeout_ms`, or nothing."""
+    ms = settings.search_timeout_ms
+    return () if ms is None else ("TIMEOUT", ms)
 
 
 def _round_trip(conn: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
@@ -438,7 +447,9 @@ def _recommendation(
     passing = None
     if len(results) < filters.k:
         passing = _passing_counts(
-            _index(settings, live.version), filter_parts(*_excluded(filters, user))
+            _index(settings, live.version),
+            filter_parts(*_excluded(filters, user)),
+            settings.search_timeout_ms,
         )
     return Recommendation(
         results=results,
@@ -457,10 +468,15 @@ def _index(settings: Settings, version: int) -> SearchIndex:
     return index.search_index(settings, version)
 
 
-def _passing_counts(search: SearchIndex, parts: dict[str, FilterExpression]) -> dict[str, int]:
-    counts = {"all": int(search.query(CountQuery(combine(parts) or FilterExpression("*"))))}
+def _passing_counts(
+    search: SearchIndex, parts: dict[str, FilterExpression], timeout_ms: int | None = None
+) -> dict[str, int]:
+    def count(expression: FilterExpression) -> int:
+        return int(search.query(CountQuery(expression).timeout(timeout_ms)))
+
+    counts = {"all": count(combine(parts) or FilterExpression("*"))}
     for name, part in parts.items():
-        counts[name] = int(search.query(CountQuery(part)))
+        counts[name] = count(part)
     return counts
 
 
