@@ -119,9 +119,8 @@ def default_latency(settings: Settings, user_id: str, cuisines: tuple[str, ...])
     served = recommend(settings, filters, user_id=user_id).results
     # Fair only if both answer the same question: same ids in the same order (the hits
     # of a loose radius inside the circle, as recommend keeps them).
-    prefix = len(keys.restaurant_prefix(settings, live["version"])) + 1
     bare_hits = top_k_of_reply(checked, how, parse_search_reply(bare()))
-    bare_ids = [key[prefix:].decode() for key, _ in bare_hits]
+    bare_ids = [keys.restaurant_id(settings, live["version"], key) for key, _ in bare_hits]
     if bare_ids != [r["id"] for r in served]:
         raise RecsysError("bench: recommend and the bare FT.SEARCH disagree; not comparable.")
     conn = server.client(settings)
@@ -366,7 +365,6 @@ def _top10_at_ef(
 
     version = index.require_live(settings)["version"]
     search = index.search_index(settings, version, algorithm="hnsw")
-    prefix = keys.restaurant_prefix(settings, version) + ":"
     found, took = 0, []
     for vector, truth in zip(user_vectors, exact, strict=True):
         query = VectorQuery(
@@ -379,7 +377,7 @@ def _top10_at_ef(
         start = time.perf_counter()
         hits = search.query(query)
         took.append((time.perf_counter() - start) * 1000)
-        found += len({str(h["id"]).removeprefix(prefix) for h in hits} & truth)
+        found += len({keys.restaurant_id(settings, version, h["id"]) for h in hits} & truth)
     return {
         "recall_at_10": round(found / (10 * len(exact)), 4),
         "p50_ms": round(float(np.median(took)), 3),
