@@ -352,7 +352,8 @@ def _top10(settings: Settings, user_vectors: np.ndarray) -> list[set[str]]:
     ]
 
 
-# HNSW search widths compared against FLAT in one run (the index serves with 400).
+# HNSW search widths compared against FLAT in one run (the index serves with
+# index.HNSW_ATTRS["ef_runtime"], 400).
 EF_RUNTIMES = (100, 200, 400, 800)
 
 
