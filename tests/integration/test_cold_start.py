@@ -6,13 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-import redis
 
 from recsys import coldstart, pipeline
 from recsys.coldstart import new_user_vector
@@ -25,21 +23,15 @@ from recsys.serving import index, keys, server
 from recsys.serving.export import export_restaurants
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
+from tests.conftest import trained_namespace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def served(redis_server, tmp_path_factory) -> Iterator[tuple[Settings, object]]:
-    namespace = "t" + uuid.uuid4().hex[:10]
-    tmp = tmp_path_factory.mktemp("cold")
-    settings = Settings(data_dir=tmp, namespace=namespace, redis_url=redis_server.url)
-    dataset = build_dataset(settings)
-    model = train.train(dataset, epochs=2)
-    train.save(model, settings)
-    pipeline.publish_model(settings, dataset, model)
-    yield settings, model
-    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+    with trained_namespace(redis_server, tmp_path_factory, "cold") as (settings, model):
+        yield settings, model
 
 
 def test_new_user_matches_brute_force_ranking(served) -> None:
