@@ -41,6 +41,10 @@ class Settings:
     redis_url: str | None = None
     restaurants_file: Path | None = None
     algorithm: str = "flat"
+    # A per-query TIMEOUT (ms) on this namespace's searches; None (always, for the app
+    # and the CLI): the server's TIMEOUT config applies. Only the bench sets it, on its
+    # throw-away namespaces (`bench.BENCH_TIMEOUT_MS`); it never changes the config.
+    search_timeout_ms: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -212,7 +212,7 @@ def prepare(
         live is None
         or live["model_version"] != model.version
         or live["algorithm"] != settings.algorithm
-        or live["schema"] != index.schema_fingerprint()
+        or live["schema"] != index.schema_fingerprint(settings.algorithm)
     )
     if loaded or _leftovers(settings, live):
         with index.load_lock(settings, what="load", progress=report):

@@ -4,6 +4,8 @@
   data directory on a free port; started only when a test asks for it.
 - `settings`: `Settings` with a fresh data dir, a unique namespace and `redis_url`
   pointing at the session server; the namespace's keys and indexes are removed after.
+- `own_settings` and `trained_namespace`: the same for module-scoped fixtures, the
+  latter with a 2-epoch model trained, saved and published.
 - `redis_client`: a `redis.Redis` (bytes replies) for `settings`.
 - `cli_env`: environment variables for running `python -m recsys` as a subprocess
   with `settings`.
@@ -14,7 +16,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -53,19 +57,54 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop_embedded(own)
 
 
+def own_settings(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Settings:
+    """Settings on the session Redis with a data dir (`label`...) and a namespace of
+    their own; the caller removes the namespace (`drop_own`)."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp(label),
+        namespace="t" + uuid.uuid4().hex[:10],
+        redis_url=redis_server.url,
+    )
+
+
+def drop_own(settings: Settings) -> None:
+    """Remove the keys and indexes of the namespace of `own_settings`."""
+    client = redis.Redis.from_url(settings.redis_url)
+    server.drop_namespace(client, settings.namespace)
+    client.close()
+
+
+@contextmanager
+def trained_namespace(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory, label: str
+) -> Iterator[tuple[Settings, Any]]:
+    """(settings, model): `own_settings` with a 2-epoch model of the default data
+    trained, saved and published; the namespace is removed after."""
+    from recsys import pipeline
+    from recsys.data.dataset import build_dataset
+    from recsys.model import train
+
+    settings = own_settings(redis_server, tmp_path_factory, label)
+    try:
+        dataset = build_dataset(settings)
+        model = train.train(dataset, epochs=2)
+        train.save(model, settings)
+        pipeline.publish_model(settings, dataset, model)
+        yield settings, model
+    finally:
+        drop_own(settings)
+
+
 @pytest.fixture
 def settings(
     redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Settings]:
     """Settings for one test: its own data dir and namespace, on the session Redis."""
-    namespace = "t" + uuid.uuid4().hex[:10]
-    test_settings = Settings(
-        data_dir=tmp_path_factory.mktemp("data"), namespace=namespace, redis_url=redis_server.url
-    )
+    test_settings = own_settings(redis_server, tmp_path_factory, "data")
     yield test_settings
-    client = redis.Redis.from_url(redis_server.url)
-    server.drop_namespace(client, namespace)
-    client.close()
+    drop_own(test_settings)
 
 
 @pytest.fixture

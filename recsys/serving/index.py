@@ -48,6 +48,13 @@ BATCH_SIZE = 500
 # fingerprint, so `prepare` reloads a live index made with another encoding.
 # 2: price x rating terms (`pr`, pricetags.py).
 DOCUMENT_ENCODING = 2
+# The HNSW graph's build and search widths (RediSearch's M, EF_CONSTRUCTION, EF_RUNTIME),
+# set on the index when it is created. Generous: recall matters more than build time
+# here. Recall@10 vs FLAT (python -m recsys bench, its EF_RUNTIME sweep): at 100k
+# restaurants 0.950 / 0.992 / 0.999 with ef_runtime 100 / 200 / 400; at 1M 0.891 with
+# 200 and 0.953 with 400 (unfiltered p50 +0.4 ms). Part of an HNSW index's schema
+# fingerprint, so `prepare` rebuilds an HNSW index made with other values.
+HNSW_ATTRS: Mapping[str, int] = {"m": 16, "ef_construction": 200, "ef_runtime": 400}
 LOCK_TTL_S = 60.0
 INDEXING_TIMEOUT_S = 600.0
 # Columns derived at load time (not copied from the restaurants table as they are).
@@ -67,12 +74,20 @@ def _schema_dict() -> dict[str, Any]:
     return schema
 
 
-@lru_cache(maxsize=1)
-def schema_fingerprint() -> str:
-    """A digest of the index schema and DOCUMENT_ENCODING: a live index made with
-    another one (e.g. before the filter encodings changed) cannot serve this code's
-    queries and is reloaded."""
-    text = json.dumps({"schema": _schema_dict(), "encoding": DOCUMENT_ENCODING}, sort_keys=True)
+def schema_fingerprint(algorithm: str = "flat") -> str:
+    """A digest of the index schema, DOCUMENT_ENCODING and, for "hnsw", HNSW_ATTRS: a live
+    index made with another one (e.g. before the filter encodings changed, or with
+    another EF_RUNTIME, which an index keeps from its creation) is reloaded by `prepare`.
+    A FLAT index's digest does not depend on HNSW_ATTRS."""
+    return _fingerprint(algorithm, tuple(sorted(HNSW_ATTRS.items())))
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(algorithm: str, hnsw: tuple[tuple[str, int], ...]) -> str:
+    parts: dict[str, Any] = {"schema": _schema_dict(), "encoding": DOCUMENT_ENCODING}
+    if algorithm == "hnsw":
+        parts["hnsw"] = dict(hnsw)
+    text = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -91,11 +106,7 @@ def schema_for(name: str, prefix: str, *, algorithm: str = "flat") -> IndexSchem
         if field["type"] == "vector":
             field["attrs"]["algorithm"] = algorithm
             if algorithm == "hnsw":
-                # Generous build/search widths: recall matters more than build time here.
-                # Recall@10 vs FLAT (python -m recsys bench, its EF_RUNTIME sweep): at
-                # 100k restaurants 0.950 / 0.992 / 0.999 with ef_runtime 100 / 200 / 400;
-                # at 1M 0.891 with 200 and 0.953 with 400 (unfiltered p50 +0.4 ms).
-                field["attrs"].update(m=16, ef_construction=200, ef_runtime=400)
+                field["attrs"].update(HNSW_ATTRS)
     return IndexSchema.from_dict(schema)
 
 
@@ -384,7 +395,7 @@ def publish_locked(
         _load_restaurants(settings, version, restaurants, restaurant_vectors, report)
         failpoints.reached("indexing")
         _load_users(settings, version, users, user_vectors, visited, report)
-        _verify(index, len(restaurants), restaurant_vectors, report)
+        _verify(index, len(restaurants), restaurant_vectors, report, settings.search_timeout_ms)
         _switch(settings, version, restaurants, len(users), model_version, algorithm,
                 model_info or {})  # fmt: skip
     except BaseException:
@@ -455,8 +466,15 @@ def _load_users(
         report(Progress("index", done, total, f"users {done}/{total}"))
 
 
-def _verify(index: SearchIndex, expected: int, vectors: np.ndarray, report: ProgressFn) -> None:
-    """Indexing finished, every document indexed, and a KNN probe finds its own vector."""
+def _verify(
+    index: SearchIndex,
+    expected: int,
+    vectors: np.ndarray,
+    report: ProgressFn,
+    timeout_ms: int | None = None,
+) -> None:
+    """Indexing finished, every document indexed, and a KNN probe finds its own vector
+    (within `timeout_ms`, `Settings.search_timeout_ms`; None: the server's TIMEOUT)."""
     deadline = time.monotonic() + INDEXING_TIMEOUT_S
     while True:
         info = index.info()
@@ -473,6 +491,7 @@ def _verify(index: SearchIndex, expected: int, vectors: np.ndarray, report: Prog
             f"({failures} failed to index); the previous version keeps serving."
         )
     probe = VectorQuery(vectors[0].astype(np.float32).tolist(), "embedding", num_results=1)
+    probe.timeout(timeout_ms)
     hits = index.query(probe)
     if not hits or 1.0 - float(hits[0]["vector_distance"]) < 0.999:
         raise RecsysError(f"index {index.name} failed its probe query; nothing was switched.")
@@ -498,7 +517,7 @@ def _switch(
         users=n_users,
         cuisines=tuple(cuisines),
         algorithm=algorithm,
-        schema=schema_fingerprint(),
+        schema=schema_fingerprint(algorithm),
         model=plain(dict(model_info)),
         cell_counts=geocells.cell_counts(zip(restaurants["lat"], restaurants["lon"], strict=True)),
         # Unique per load: version numbers restart when a namespace is wiped, so caches

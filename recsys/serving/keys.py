@@ -73,6 +73,20 @@ def restaurant(settings: Settings, version: int | str, restaurant_id: str) -> st
     return f"{restaurant_prefix(settings, version)}:{restaurant_id}"
 
 
+def restaurant_id(settings: Settings, version: int | str, key: str | bytes) -> str:
+    """The restaurant id in a document key of load `version` (the inverse of `restaurant`),
+    as Redis replies give it: str or bytes.
+
+    Raises:
+        ValueError: `key` is not a restaurant document key of that load.
+    """
+    text = key.decode() if isinstance(key, bytes) else key
+    head = restaurant(settings, version, "")
+    if not text.startswith(head) or len(text) == len(head):
+        raise ValueError(f"{text!r} is not a restaurant key of load {version}.")
+    return text[len(head) :]
+
+
 def user(settings: Settings, version: int | str, user_id: str) -> str:
     return f"{user_prefix(settings, version)}:{user_id}"
 

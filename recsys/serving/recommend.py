@@ -149,7 +149,7 @@ def _read_live(settings: Settings) -> _Live:
         index=pointer.index,
         model_version=pointer.model_version,
         cuisines=pointer.cuisines,
-        key_prefix=(keys.restaurant_prefix(settings, pointer.version) + ":").encode(),
+        key_prefix=keys.restaurant(settings, pointer.version, "").encode(),
         restaurant_mean=tuple(pointer.model.get("restaurant_mean") or ()) or None,
         restaurants=pointer.restaurants,
         algorithm=pointer.algorithm,
@@ -227,8 +227,17 @@ def _search(
 
 
 def search_command(settings: Settings, args: tuple[Any, ...], vector: bytes) -> tuple[Any, ...]:
-    """The raw FT.SEARCH command on the live alias for `search_args` and a float32 vector."""
-    return ("FT.SEARCH", keys.alias(settings), *args, "PARAMS", 2, "vector", vector)
+    """The raw FT.SEARCH command on the live alias for `search_args` and a float32 vector,
+    with `TIMEOUT` when `settings.search_timeout_ms` is set (the bench's namespaces; the
+    app leaves it to the server's TIMEOUT config)."""
+    return ("FT.SEARCH", keys.alias(settings), *args, *timeout_args(settings),
+            "PARAMS", 2, "vector", vector)  # fmt: skip
+
+
+def timeout_args(settings: Settings) -> tuple[Any, ...]:
+    """FT.SEARCH's per-query `TIMEOUT ms` for `settings.search_timeout_ms`, or nothing."""
+    ms = settings.search_timeout_ms
+    return () if ms is None else ("TIMEOUT", ms)
 
 
 def _round_trip(conn: redis.Redis, *commands: tuple[Any, ...]) -> list[Any]:
@@ -434,11 +443,13 @@ def _recommendation(
     user: _User,
     user_id: str | None,
 ) -> Recommendation:
-    results = _results(hits, filters, len(live.key_prefix))
+    results = _results(hits, filters, settings, live.version)
     passing = None
     if len(results) < filters.k:
         passing = _passing_counts(
-            _index(settings, live.version), filter_parts(*_excluded(filters, user))
+            _index(settings, live.version),
+            filter_parts(*_excluded(filters, user)),
+            settings.search_timeout_ms,
         )
     return Recommendation(
         results=results,
@@ -457,10 +468,15 @@ def _index(settings: Settings, version: int) -> SearchIndex:
     return index.search_index(settings, version)
 
 
-def _passing_counts(search: SearchIndex, parts: dict[str, FilterExpression]) -> dict[str, int]:
-    counts = {"all": int(search.query(CountQuery(combine(parts) or FilterExpression("*"))))}
+def _passing_counts(
+    search: SearchIndex, parts: dict[str, FilterExpression], timeout_ms: int | None = None
+) -> dict[str, int]:
+    def count(expression: FilterExpression) -> int:
+        return int(search.query(CountQuery(expression).timeout(timeout_ms)))
+
+    counts = {"all": count(combine(parts) or FilterExpression("*"))}
     for name, part in parts.items():
-        counts[name] = int(search.query(CountQuery(part)))
+        counts[name] = count(part)
     return counts
 
 
@@ -487,13 +503,13 @@ _STATIC_FIELDS = (b"name", b"address", b"location", b"$.cuisines", b"price", b"r
 
 
 @lru_cache(maxsize=10_000)
-def _static(key: bytes, prefix_len: int, *raw: bytes | None) -> tuple[Any, ...]:
+def _static(key: bytes, settings: Settings, version: int, *raw: bytes | None) -> tuple[Any, ...]:
     # Keyed by the returned bytes themselves, so it can never serve stale values: a place
     # shown again is not parsed again. (id, name, address, lat, lon, cuisines, price, rating)
     name, address, location, cuisines, price, rating = raw
     lon, lat = (float(v) for v in (location or b"nan,nan").split(b","))
     return (
-        key[prefix_len:].decode(),
+        keys.restaurant_id(settings, version, key),
         (name or b"").decode(),
         (address or b"").decode(),
         lat,
@@ -505,10 +521,10 @@ def _static(key: bytes, prefix_len: int, *raw: bytes | None) -> tuple[Any, ...]:
 
 
 def _results(
-    hits: list[tuple[bytes, dict[bytes, bytes]]], filters: Filters, prefix_len: int
+    hits: list[tuple[bytes, dict[bytes, bytes]]], filters: Filters, settings: Settings, version: int
 ) -> list[dict[str, Any]]:
-    """The contract's result dicts, reading only the returned fields."""
-    static = [_static(key, prefix_len, *map(hit.get, _STATIC_FIELDS)) for key, hit in hits]
+    """The contract's result dicts (hits of load `version`), reading only the returned fields."""
+    static = [_static(key, settings, version, *map(hit.get, _STATIC_FIELDS)) for key, hit in hits]
     distances: list[float | None] = [None] * len(hits)
     if filters.lat is not None and hits:
         lat_lon = np.array([(place[3], place[4]) for place in static])

@@ -56,11 +56,10 @@ def scores(settings: Settings, user_id: str, limit: int = MAX_POINTS) -> list[Pl
         num_results=min(int(limit), live["restaurants"]),
     )
     hits = index.search_index(settings, live["version"]).query(query)
-    prefix = keys.restaurant_prefix(settings, live["version"]) + ":"
     places = []
     for hit in hits:
         lat, lon = _location(hit["location"])
-        rid = str(hit["id"])[len(prefix) :] if str(hit["id"]).startswith(prefix) else hit["id"]
+        rid = keys.restaurant_id(settings, live["version"], hit["id"])
         score = 1.0 - float(hit["vector_distance"])
         places.append(Place(rid, str(hit.get("name", "")), lat, lon, score))
     return places

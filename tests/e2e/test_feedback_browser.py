@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import EXPECT_TIMEOUT_MS, EXTERNAL, _route_offline, running_app
 from tests.e2e.test_browser import any_time, idle, loaded, table_rows
@@ -65,6 +65,18 @@ def _open(browser, url: str) -> Page:
     return page
 
 
+def _open_with_picker(browser, url: str) -> tuple[Page, Locator]:
+    """A loaded page (any time of day) and its feedback picker, on the first result as
+    the server rendered it (the grid's accessibility rows can lag a rerun behind on a
+    busy machine)."""
+    page = _open(browser, url)
+    loaded(page)
+    any_time(page)
+    picker = page.get_by_role("combobox", name="Your feedback on")
+    expect(picker).to_have_value(re.compile(r"^1\. "))
+    return page, picker
+
+
 def _names(page: Page) -> list[str]:
     """The names in rank order (the grid's accessibility rows need not be in order)."""
     rows = sorted(table_rows(page), key=lambda row: int(row["#"]))
@@ -86,13 +98,7 @@ def _check_state(page: Page, rejected: str, went: str) -> None:
 
 def test_feedback_changes_the_list_and_the_card_and_survives_restarts(browser, own_app):
     url, env = own_app
-    page = _open(browser, url)
-    loaded(page)
-    any_time(page)
-    # The first result as the server rendered it: the feedback picker starts on it (the
-    # grid's accessibility rows can lag a rerun behind on a busy machine).
-    picker = page.get_by_role("combobox", name="Your feedback on")
-    expect(picker).to_have_value(re.compile(r"^1\. "))
+    page, picker = _open_with_picker(browser, url)
     first = picker.input_value().split(". ", 1)[1]
     before = _names(page)
     page.get_by_role("button", name="✗ Not for me").click()
@@ -118,11 +124,7 @@ def test_feedback_changes_the_list_and_the_card_and_survives_restarts(browser, o
 
 def test_a_selected_table_row_is_the_place_feedback_acts_on(browser, own_app):
     url, _ = own_app
-    page = _open(browser, url)
-    loaded(page)
-    any_time(page)
-    picker = page.get_by_role("combobox", name="Your feedback on")
-    expect(picker).to_have_value(re.compile(r"^1\. "))
+    page, picker = _open_with_picker(browser, url)
     grid = page.get_by_test_id("stDataFrame").first
     box = grid.bounding_box()
     assert box is not None

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
+import re
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-import redis
 
 from recsys import coldstart, pipeline
 from recsys.coldstart import new_user_vector
@@ -24,21 +23,15 @@ from recsys.serving import index, keys, server
 from recsys.serving.export import export_restaurants
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
+from tests.conftest import trained_namespace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def served(redis_server, tmp_path_factory) -> Iterator[tuple[Settings, object]]:
-    namespace = "t" + uuid.uuid4().hex[:10]
-    tmp = tmp_path_factory.mktemp("cold")
-    settings = Settings(data_dir=tmp, namespace=namespace, redis_url=redis_server.url)
-    dataset = build_dataset(settings)
-    model = train.train(dataset, epochs=2)
-    train.save(model, settings)
-    pipeline.publish_model(settings, dataset, model)
-    yield settings, model
-    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+    with trained_namespace(redis_server, tmp_path_factory, "cold") as (settings, model):
+        yield settings, model
 
 
 def test_new_user_matches_brute_force_ranking(served) -> None:
@@ -221,6 +214,38 @@ def test_the_taste_map_follows_feedback_as_recommendations_do(served) -> None:
         assert visited == set(user["visited"]) | {went}
     finally:
         feedback.reset(settings, user["user_id"])
+
+
+def _ef_runtime(settings: Settings) -> int:
+    """The EF_RUNTIME the live HNSW index was created with (FT.INFO does not show it)."""
+    name = index.live_info(settings)["index"]
+    reply = server.client(settings).execute_command("FT.DEBUG", "VECSIM_INFO", name, "embedding")
+    found = re.search(r"b'EF_RUNTIME', (\d+)", repr(reply))
+    assert found, reply
+    return int(found.group(1))
+
+
+def test_prepare_rebuilds_an_hnsw_index_made_with_other_hnsw_attributes(
+    served, monkeypatch
+) -> None:
+    # An index keeps the EF_RUNTIME (M, EF_CONSTRUCTION) it was created with: the HNSW
+    # attributes are part of an HNSW index's fingerprint, so prepare serves the current
+    # ones; a FLAT index does not depend on them.
+    settings, _ = served
+    hnsw = dataclasses.replace(settings, algorithm="hnsw")
+    try:
+        assert pipeline.prepare(hnsw)["loaded"]
+        assert _ef_runtime(settings) == index.HNSW_ATTRS["ef_runtime"]
+        assert not pipeline.prepare(hnsw)["loaded"]
+        monkeypatch.setattr(index, "HNSW_ATTRS", {**index.HNSW_ATTRS, "ef_runtime": 123})
+        assert pipeline.prepare(hnsw)["loaded"]
+        assert _ef_runtime(settings) == 123
+        assert index.live_info(settings)["schema"] == index.schema_fingerprint("hnsw")
+        assert not pipeline.prepare(hnsw)["loaded"]
+    finally:
+        assert pipeline.prepare(settings)["loaded"]  # back to FLAT
+    monkeypatch.setattr(index, "HNSW_ATTRS", {**index.HNSW_ATTRS, "ef_runtime": 77})
+    assert not pipeline.prepare(settings)["loaded"]
 
 
 def test_prepare_reloads_an_index_made_with_another_schema(served) -> None:

@@ -7,38 +7,28 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-import redis
 
 from recsys import pipeline
 from recsys.config import Settings
-from recsys.data.dataset import build_dataset
 from recsys.data.online import online_vector
 from recsys.errors import RecsysError
-from recsys.model import train
 from recsys.progress import Progress
-from recsys.serving import feedback, index, server
+from recsys.serving import feedback, index
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
+from tests.conftest import trained_namespace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def served(redis_server, tmp_path_factory) -> Iterator[Settings]:
-    namespace = "t" + uuid.uuid4().hex[:10]
-    tmp = tmp_path_factory.mktemp("feedback")
-    settings = Settings(data_dir=tmp, namespace=namespace, redis_url=redis_server.url)
-    dataset = build_dataset(settings)
-    model = train.train(dataset, epochs=2)
-    train.save(model, settings)
-    pipeline.publish_model(settings, dataset, model)
-    yield settings
-    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+    with trained_namespace(redis_server, tmp_path_factory, "feedback") as (settings, _):
+        yield settings
 
 
 def _user(settings: Settings, n: int = 0, *, cold: bool | None = None) -> str:

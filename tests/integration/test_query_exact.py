@@ -9,7 +9,6 @@ every filter, and nothing missing.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,17 +16,17 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-import redis
 
 from recsys import pipeline
 from recsys.config import EMBEDDING_DIM, TIMEZONE, Settings
 from recsys.data import hours, synth
 from recsys.data.dataset import build_dataset
 from recsys.model.train import train
-from recsys.serving import index, server
+from recsys.serving import index
 from recsys.serving.export import export_restaurants, export_users
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import haversine_m, recommend
+from tests.conftest import drop_own, own_settings
 
 pytestmark = pytest.mark.slow
 TIE = 1e-5  # float32 cosine in Redis vs float64 in numpy
@@ -43,11 +42,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(redis_server, tmp_path_factory) -> Iterator[Served]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("exact"),
-        namespace="t" + uuid.uuid4().hex[:10],
-        redis_url=redis_server.url,
-    )
+    settings = own_settings(redis_server, tmp_path_factory, "exact")
     dataset = build_dataset(settings)
     pipeline.publish_model(settings, dataset, train(dataset, epochs=2))
     yield Served(
@@ -55,7 +50,7 @@ def served(redis_server, tmp_path_factory) -> Iterator[Served]:
         export_restaurants(settings, with_embeddings=True)["restaurants"],
         export_users(settings, with_embeddings=True)["users"],
     )
-    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+    drop_own(settings)
 
 
 def _random_at(rng: np.random.Generator) -> datetime | str:
@@ -213,11 +208,7 @@ def test_sf_time_is_used_not_the_machine_zone(served: Served) -> None:
 @pytest.fixture(scope="module")
 def bay_sample(redis_server, tmp_path_factory) -> Iterator[Served]:
     """2,000 restaurants drawn from the 100,000 of the bench generator, random vectors."""
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("bay"),
-        namespace="t" + uuid.uuid4().hex[:10],
-        redis_url=redis_server.url,
-    )
+    settings = own_settings(redis_server, tmp_path_factory, "bay")
     rng = np.random.default_rng(5)
     frame = synth.generate_bay_area(100_000, seed=0)
     frame = frame.iloc[np.sort(rng.choice(len(frame), 2000, replace=False))].reset_index(drop=True)
@@ -231,7 +222,7 @@ def bay_sample(redis_server, tmp_path_factory) -> Iterator[Served]:
         export_restaurants(settings, with_embeddings=True)["restaurants"],
         export_users(settings, with_embeddings=True)["users"],
     )
-    server.drop_namespace(redis.Redis.from_url(redis_server.url), settings.namespace)
+    drop_own(settings)
 
 
 def _bay_area_checks(sample: Served, *, seed: int, tries: int) -> int:

@@ -41,6 +41,22 @@ def test_version_of_document() -> None:
     assert keys.version_of_document(S, "users", "ns:user:vx:u") is None
 
 
+@pytest.mark.parametrize("rid", ["r1", "a:b", "café 7"])
+def test_restaurant_id_inverts_restaurant_for_str_and_bytes_keys(rid: str) -> None:
+    key = keys.restaurant(S, 7, rid)
+    assert keys.restaurant_id(S, 7, key) == rid
+    assert keys.restaurant_id(S, "7", key.encode()) == rid
+
+
+@pytest.mark.parametrize(
+    "key", ["ns:restaurant:v8:r1", "ns:user:v7:r1", "other:restaurant:v7:r1", "ns:restaurant:v7:",
+            b"ns:restaurant:v71:r1"],
+)  # fmt: skip
+def test_restaurant_id_refuses_a_key_of_another_load_or_kind(key: str | bytes) -> None:
+    with pytest.raises(ValueError, match="not a restaurant key of load 7"):
+        keys.restaurant_id(S, 7, key)
+
+
 def test_live_pointer_round_trips_through_str_and_bytes_replies() -> None:
     pointer = keys.LivePointer(
         version=3, index="ns:restaurants:v3", model_version="m-1", restaurants=220, users=1000,

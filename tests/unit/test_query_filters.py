@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from recsys.serving.recommend import (
     check_complete,
     haversine_m,
     parse_search_reply,
+    search_command,
 )
 
 # Saturday 2026-07-04 19:30 SF: week minute 5 * 1440 + 1170 = 8370, its hour and quarter.
@@ -207,6 +209,22 @@ def test_a_timed_out_search_is_refused_not_served_as_partial_results() -> None:
         check_complete(partial)
     check_complete({b"total_results": 0, b"results": [], b"warning": []})
     check_complete([0])  # RESP2 has no warnings
+
+
+def test_a_per_query_timeout_only_where_settings_ask_for_one() -> None:
+    # The app keeps the server's TIMEOUT config; the bench's namespaces set their own,
+    # per query (never FT.CONFIG SET: that would change it for every client).
+    from recsys import bench
+    from recsys.config import Settings
+
+    args = search_args(Filters(k=10).validate())
+    served = Settings(data_dir=Path("/nonexistent"))
+    assert "TIMEOUT" not in search_command(served, args, b"v")
+    command = search_command(bench.bench_space(served, "flat"), args, b"v")
+    at = command.index("TIMEOUT")
+    assert command[at + 1] == bench.BENCH_TIMEOUT_MS
+    assert command[:2] == ("FT.SEARCH", "recsys-bflat:restaurants")
+    assert command[-4:] == ("PARAMS", 2, "vector", b"v")
 
 
 def test_knn_query_joins_price_and_rating_into_one_term() -> None:
