@@ -11,11 +11,13 @@ Every text in it goes through `fmt.map_text` (or `fmt.popup_html`) here, and now
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -71,8 +73,8 @@ def assemble(web: Path) -> Path:
     """The component's directory under `web`: our two files and the libraries, copied once.
 
     Named by the hash of its contents and built beside it, then renamed into place, so a
-    crash leaves a temporary directory (removed by the next call) and never a half-copied
-    one in use; directories of older contents are removed too.
+    crash leaves a temporary directory (removed by a later call, once ten minutes old)
+    and never a half-copied one in use; directories of other contents are removed.
     """
     sources = _sources()
     target = web / f"leafmap-{_digest(sources)}"
@@ -90,8 +92,12 @@ def assemble(web: Path) -> Path:
         except OSError:  # another process put the same contents there first
             shutil.rmtree(tmp, ignore_errors=True)
     for old in web.glob("*leafmap-*"):
-        if old != target and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+        # Another version's files; a temporary directory only once it is clearly dead
+        # (another process may be copying into it right now).
+        with contextlib.suppress(OSError):  # gone already: another process cleaned up
+            stale = old.name.startswith("leafmap-") or time.time() - old.stat().st_mtime > 600
+            if old != target and old.is_dir() and stale:
+                shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 
 from ui import maps
@@ -34,9 +36,13 @@ def test_assembling_again_reuses_the_directory_and_removes_leftovers(tmp_path: P
     dead = web / ".leafmap-abc123"  # the temporary directory of a process killed mid-copy
     dead.mkdir()
     (dead / "leaflet.js").write_text("half", encoding="utf-8")
+    busy = web / ".leafmap-def456"  # another process copying right now
+    busy.mkdir()
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
     assert maps.assemble(web) == folder
     assert (folder / "leaflet.js").stat().st_mtime_ns == stamp  # not copied again
-    assert sorted(p.name for p in web.iterdir()) == [folder.name]
+    assert sorted(p.name for p in web.iterdir()) == sorted([folder.name, busy.name])
 
 
 def test_the_component_changes_directory_when_its_files_change(tmp_path, monkeypatch) -> None:
