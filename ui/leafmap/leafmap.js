@@ -156,6 +156,7 @@
   }
 
   window.addEventListener("message", function (event) {
+    if (event.source !== window.parent) return; // only the Streamlit page draws the map
     if (event.data && event.data.type === "streamlit:render") render(event.data.args);
   });
   send("streamlit:componentReady", { apiVersion: 1 });
