@@ -22,22 +22,33 @@ def hours_inputs() -> dict[str, list[list[str]]]:
     return {day: spans for day, spans in out.items() if spans}
 
 
+def take_place(value: dict | None) -> bool:
+    """Make a new map click the restaurant's place; True if it moved."""
+    click = (value or {}).get("last_clicked")
+    point = click and (click["lat"], click["lng"])
+    if not point or point == st.session_state.get("new_place"):
+        return False
+    st.session_state["new_place"] = point
+    return True
+
+
 st.title("➕ Add a restaurant")
 with state.guard():
     live = state.live()
     trained = state.require_model()
 
 st.markdown("**1. Click the map where the restaurant is.**")
+
 place = st.session_state.get("new_place")
 out = maps.show(
     maps.live_base(live),
-    maps.result_layer(place, None, []) if place else None,
+    maps.result_layer(place, None, []) if place else None,  # the pin
     key="add_map",
     height=360,
+    on_change=lambda: take_place(st.session_state.get("add_map")),  # before the rerun
 )
-click = (out or {}).get("last_clicked")
-if click and (click["lat"], click["lng"]) != place:
-    st.session_state["new_place"] = place = (click["lat"], click["lng"])
+if take_place(out):
+    st.rerun()  # no on_change (e.g. in tests): redraw once with the pin
 st.markdown(fmt.location(*place) if place else "_no location yet_")
 
 with st.form("add_restaurant"):

@@ -298,6 +298,21 @@ def test_every_page_opens_without_errors(page: Page):
         expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
+def test_a_map_click_places_a_new_restaurant(page: Page):
+    loaded(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Add restaurant", exact=True).click()
+    expect(page.get_by_text("no location yet")).to_be_visible()
+    idle(page)
+    map_container(page).click(position=free_point(page, 0.5, 0.5))
+    expect(page.get_by_text(LOCATION)).to_be_visible()  # the page took the click
+    idle(page)
+    # ... and the map shows the chosen place as its pin (the layer's only marker).
+    body = page.frame_locator(MAP_IFRAME).first.locator("body")
+    pins = "() => window.leafmap && window.leafmap.layer.getLayers().length"
+    assert body.evaluate(pins) == 1
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
 def test_new_user_gets_recommendations(page: Page):
     loaded(page)
     page.get_by_test_id("stSidebarNav").get_by_text("New user", exact=True).click()
