@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import os
 import shutil
 import tempfile
@@ -49,8 +50,6 @@ _LIBRARIES = {
 
 def _sources() -> dict[str, Path]:
     """Served file name -> where it comes from (found through the import system)."""
-    import importlib
-
     own = resources.files("ui") / "leafmap"
     found = {name: Path(str(own / name)) for name in _FRONTEND}
     for module, names in _LIBRARIES.items():
