@@ -4,8 +4,9 @@ Drawn by the app's own Leaflet component (`ui/leafmap/`: one HTML page and one s
 with Leaflet and Leaflet.markercluster copied from their xstatic packages), so the map
 needs no CDN and works offline, and a click reaches Python at once (streamlit-folium
 waited a fixed 250 ms after every click, and loaded four libraries from CDNs one after
-another before the map could draw). Python sends plain data: the background rows once
-per live load (`base_key`), the pin, radius, numbered results and dots on every rerun.
+another before the map could draw). Python sends plain data: the background rows as a
+JSON file beside the component, fetched by the browser once per live load, and on every
+rerun the pin, radius, numbered results and dots.
 Every text in it goes through `fmt.map_text` (or `fmt.popup_html`) here, and nowhere else.
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import importlib
+import json
 import os
 import shutil
 import tempfile
@@ -28,6 +30,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.components import v1 as components
 
+from recsys import fileutil
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from ui import fmt
 
@@ -35,6 +38,8 @@ ZOOM = 13
 # From this zoom on (street level) every restaurant is its own dot: no cluster to miss.
 UNCLUSTER_ZOOM = 15
 CLUSTER_RADIUS = 45
+# Background-row files kept beside the component (one per live load's contents).
+ROWS_KEPT = 8
 TILES = {
     "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
@@ -101,11 +106,32 @@ def assemble(web: Path) -> Path:
 
 
 @functools.cache
-def _component() -> Callable[..., Any]:
+def _served() -> tuple[Path, Callable[..., Any]]:
+    """The component's directory and the declared component (once per process)."""
     from ui import state
 
-    path = assemble(state.settings().path("web"))
-    return components.declare_component("leafmap", path=str(path))
+    folder = assemble(state.settings().path("web"))
+    return folder, components.declare_component("leafmap", path=str(folder))
+
+
+def _publish_rows(rows: list[list[Any]]) -> str:
+    """`rows` as a JSON file served beside the component, named by its contents; returns
+    its URL relative to the component's page. The browser fetches it once per live load
+    (and keeps it in its cache), so a click sends only the click's layer, whatever the
+    size of the catalogue. The newest ROWS_KEPT files are kept, for other app processes."""
+    folder, _ = _served()
+    data = json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    name = f"rows-{hashlib.sha256(data).hexdigest()[:16]}.json"
+    path = folder / "rows" / name
+    if not path.exists():
+        fileutil.atomic_write(path, lambda out: out.write(data), binary=True)
+        path.chmod(0o644)
+    with contextlib.suppress(OSError):  # os.utime: the newest files are the ones in use
+        os.utime(path)
+        older = sorted(path.parent.glob("rows-*.json"), key=lambda p: p.stat().st_mtime)
+        for stale in older[:-ROWS_KEPT]:
+            stale.unlink(missing_ok=True)
+    return f"rows/{name}"
 
 
 def base_rows(restaurants: pd.DataFrame) -> list[list[Any]]:
@@ -128,9 +154,10 @@ def _cached_base(version: int, count: int) -> dict[str, Any]:
     from ui import state
 
     frame = state.restaurants({"version": version, "restaurants": count})
+    url = _publish_rows(base_rows(frame))
     return {
-        "key": f"{version}:{count}",
-        "rows": base_rows(frame),
+        "key": url,  # named by its contents: the browser redraws only when they change
+        "url": url,
         "uncluster_zoom": UNCLUSTER_ZOOM,
         "cluster_radius": CLUSTER_RADIUS,
     }
@@ -148,7 +175,8 @@ def show(
 ) -> dict[str, Any] | None:
     """The map; returns `{"last_clicked": {"lat", "lng"}}` after a click (else None).
     With `clickable=False` a click only pans and zooms: it reruns nothing."""
-    return _component()(
+    _, component = _served()
+    return component(
         height=int(height),
         center=[float(center[0]), float(center[1])],
         zoom=ZOOM,

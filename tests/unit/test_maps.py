@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -54,3 +55,17 @@ def test_the_component_changes_directory_when_its_files_change(tmp_path, monkeyp
     second = maps.assemble(tmp_path)
     assert second != first and not first.exists()
     assert (second / "leafmap.js").read_text(encoding="utf-8") == "// another version"
+
+
+def test_background_rows_are_a_file_named_by_their_contents(tmp_path, monkeypatch) -> None:
+    folder = maps.assemble(tmp_path)
+    monkeypatch.setattr(maps, "_served", lambda: (folder, None))
+    rows = [[37.7, -122.4, "A &amp; B"], [37.8, -122.5, "&lt;b&gt;"]]
+    url = maps._publish_rows(rows)
+    assert url.startswith("rows/rows-") and url.endswith(".json")
+    assert json.loads((folder / url).read_text(encoding="utf-8")) == rows
+    assert maps._publish_rows([list(r) for r in rows]) == url  # same contents, same file
+    others = [maps._publish_rows([[37.0, -122.0, f"place {i}"]]) for i in range(maps.ROWS_KEPT)]
+    assert len(set(others)) == maps.ROWS_KEPT and url not in others
+    kept = sorted(f"rows/{p.name}" for p in (folder / "rows").iterdir())
+    assert kept == sorted(others)  # the oldest file went once ROWS_KEPT newer ones came

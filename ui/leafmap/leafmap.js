@@ -3,8 +3,9 @@
 //
 // Python (ui/maps.py) sends, on every rerun:
 //   height, center [lat, lon], zoom, tiles {url, attribution}, clickable,
-//   base_key + base {rows: [[lat, lon, tooltip]], uncluster_zoom, cluster_radius}
-//     (every restaurant, drawn once per base_key: a new live load sends a new key),
+//   base_key + base {url, uncluster_zoom, cluster_radius}: every restaurant as
+//     [[lat, lon, tooltip]] in a JSON file beside this page, fetched and drawn once per
+//     base_key (the file is named by its contents),
 //   layer {centre, radius, pin_tooltip, results: [[lat, lon, rank, tooltip, popup]],
 //          points: [[lat, lon, colour, tooltip, radius, ring]]}
 //     (the click's own layer, replaced on every render).
@@ -73,7 +74,7 @@
     window.map = map;
   }
 
-  function drawBase(spec) {
+  function drawBase(spec, rows) {
     if (base) map.removeLayer(base);
     base = L.markerClusterGroup({
       disableClusteringAtZoom: spec.uncluster_zoom,
@@ -87,7 +88,7 @@
         return L.divIcon({ html: String(n), className: "bg-cluster", iconSize: L.point(size, size) });
       },
     });
-    var dots = spec.rows.map(function (row) {
+    var dots = rows.map(function (row) {
       return L.circleMarker([row[0], row[1]], {
         radius: 3.5,
         weight: 0,
@@ -97,6 +98,21 @@
     });
     base.addLayers(dots);
     base.addTo(map);
+    if (window.leafmap) window.leafmap.base = base;
+  }
+
+  function loadBase(key, spec) {
+    fetch(spec.url)
+      .then(function (reply) {
+        if (!reply.ok) throw new Error("HTTP " + reply.status);
+        return reply.json();
+      })
+      .then(function (rows) {
+        if (key === baseKey) drawBase(spec, rows); // not overtaken by a newer load
+      })
+      .catch(function (error) {
+        console.warn("leafmap: the background places did not load:", error);
+      });
   }
 
   function drawLayer(spec) {
@@ -145,7 +161,7 @@
     if (!map) create(args);
     if (args.base_key !== baseKey) {
       baseKey = args.base_key;
-      drawBase(args.base);
+      loadBase(baseKey, args.base);
     }
     var center = JSON.stringify(args.center);
     if (center !== lastCenter) {
