@@ -24,8 +24,7 @@ def hours_inputs() -> dict[str, list[list[str]]]:
 
 def take_place(value: dict | None) -> bool:
     """Make a new map click the restaurant's place; True if it moved."""
-    click = (value or {}).get("last_clicked")
-    point = click and (click["lat"], click["lng"])
+    point = maps.clicked(value)
     if not point or point == st.session_state.get("new_place"):
         return False
     st.session_state["new_place"] = point

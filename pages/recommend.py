@@ -11,8 +11,7 @@ from ui import fmt, maps, share, state, widgets
 
 def take_click(value: dict | None) -> bool:
     """Move the location to a new map click; True if it moved."""
-    click = (value or {}).get("last_clicked")
-    point = click and (round(click["lat"], 6), round(click["lng"], 6))
+    point = maps.clicked(value)
     if not point or point == st.session_state.get("last_click"):
         return False
     st.session_state["last_click"] = st.session_state["location"] = point

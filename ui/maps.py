@@ -30,8 +30,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.components import v1 as components
 
-from recsys import fileutil
+from recsys import fileutil, limits
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
+from recsys.errors import RecsysError
+from recsys.serving.filters import Filters
 from ui import fmt
 
 ZOOM = 13
@@ -144,7 +146,7 @@ def base_rows(restaurants: pd.DataFrame) -> list[list[Any]]:
 
 def live_base(info: Mapping[str, Any]) -> dict[str, Any]:
     """The background layer of the live load `info` (from `state.live()`), built once per
-    load and keyed by it (the browser draws it again only when the key changes)."""
+    load (the browser fetches and draws it again only when its URL changes)."""
     return _cached_base(int(info["version"]), int(info["restaurants"]))
 
 
@@ -156,8 +158,7 @@ def _cached_base(version: int, count: int) -> dict[str, Any]:
     frame = state.restaurants({"version": version, "restaurants": count})
     url = _publish_rows(base_rows(frame))
     return {
-        "key": url,  # named by its contents: the browser redraws only when they change
-        "url": url,
+        "url": url,  # named by its contents: the browser redraws only when it changes
         "uncluster_zoom": UNCLUSTER_ZOOM,
         "cluster_radius": CLUSTER_RADIUS,
     }
@@ -181,14 +182,31 @@ def show(
         center=[float(center[0]), float(center[1])],
         zoom=ZOOM,
         tiles=TILES,
-        base_key=base["key"],
-        base={k: v for k, v in base.items() if k != "key"},
+        base=dict(base),
         layer=dict(layer) if layer else None,
         clickable=bool(clickable),
         key=key,
         default=None,
         on_change=on_change,
     )
+
+
+def clicked(value: Any) -> tuple[float, float] | None:
+    """The point of the last click in what `show` returned, rounded to 6 decimals
+    (~0.1 m), or None. The value comes from the browser, so it is checked like any
+    input (the search centre's own rules, `Filters.validate`): a malformed click is
+    named in one warning and ignored."""
+    click = value.get("last_clicked") if isinstance(value, Mapping) else None
+    if click is None:
+        return None
+    try:
+        if not isinstance(click, Mapping) or click.get("lat") is None or click.get("lng") is None:
+            raise RecsysError(f"{limits.echo(click)} is not a point with lat and lng.")
+        point = Filters(lat=click["lat"], lon=click["lng"]).validate()
+    except RecsysError as exc:
+        st.warning(f"A map click was ignored: {exc}")
+        return None
+    return round(float(point.lat), 6), round(float(point.lon), 6)
 
 
 def result_layer(

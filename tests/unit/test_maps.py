@@ -8,6 +8,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from ui import maps
 
 
@@ -69,3 +71,33 @@ def test_background_rows_are_a_file_named_by_their_contents(tmp_path, monkeypatc
     assert len(set(others)) == maps.ROWS_KEPT and url not in others
     kept = sorted(f"rows/{p.name}" for p in (folder / "rows").iterdir())
     assert kept == sorted(others)  # the oldest file went once ROWS_KEPT newer ones came
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"last_clicked": {"lat": "37.7", "lng": -122.4}},  # text, not a number
+        {"last_clicked": {"lat": float("nan"), "lng": -122.4}},
+        {"last_clicked": {"lat": 1e308, "lng": -122.4}},
+        {"last_clicked": {"lat": 37.7, "lng": 500}},
+        {"last_clicked": {"lat": 37.7}},
+        {"last_clicked": [37.7, -122.4]},
+        {"last_clicked": {"lat": True, "lng": -122.4}},
+    ],
+)
+def test_a_malformed_map_click_is_named_and_ignored(value, monkeypatch) -> None:
+    # A click comes from the browser: whatever a client sends is input to check.
+    said = []
+    monkeypatch.setattr(maps.st, "warning", said.append)
+    assert maps.clicked(value) is None
+    assert len(said) == 1 and said[0].startswith("A map click was ignored: ")
+
+
+def test_a_click_is_a_rounded_point_and_no_click_is_none(monkeypatch) -> None:
+    monkeypatch.setattr(maps.st, "warning", lambda text: pytest.fail(text))
+    assert maps.clicked({"last_clicked": {"lat": 37.7749123456, "lng": -122.4194}}) == (
+        37.774912,
+        -122.4194,
+    )
+    for value in (None, {}, {"last_clicked": None}, "text"):
+        assert maps.clicked(value) is None

@@ -1,11 +1,11 @@
 // The app's map as a Streamlit component (components v1, spoken directly: the whole
-// protocol is four postMessage calls, so no build step and no bundle).
+// protocol is four messages, so no build step and no bundle).
 //
 // Python (ui/maps.py) sends, on every rerun:
 //   height, center [lat, lon], zoom, tiles {url, attribution}, clickable,
-//   base_key + base {url, uncluster_zoom, cluster_radius}: every restaurant as
-//     [[lat, lon, tooltip]] in a JSON file beside this page, fetched and drawn once per
-//     base_key (the file is named by its contents),
+//   base {url, uncluster_zoom, cluster_radius}: every restaurant as
+//     [[lat, lon, tooltip]] in a JSON file beside this page, named by its contents,
+//     fetched and drawn once per url,
 //   layer {centre, radius, pin_tooltip, results: [[lat, lon, rank, tooltip, popup]],
 //          points: [[lat, lon, colour, tooltip, radius, ring]]}
 //     (the click's own layer, replaced on every render).
@@ -159,8 +159,8 @@
     clickable = args.clickable !== false;
     setHeight(args.height);
     if (!map) create(args);
-    if (args.base_key !== baseKey) {
-      baseKey = args.base_key;
+    if (args.base.url !== baseKey) {
+      baseKey = args.base.url;
       loadBase(baseKey, args.base);
     }
     var center = JSON.stringify(args.center);
