@@ -1,6 +1,6 @@
 """Where a first visit's time goes (docs/browser-testing.md, "Timings seen").
 
-Usage: .venv/bin/python -m scripts.first_visit [VISITS]   (from the repository root)
+Usage: .venv/bin/python -m scripts.first_visit [VISITS] [--map-only]   (from the repository root)
 
 Starts the app as `make run` does (`python -m ui.serve`, warm-up included) on a free
 loopback port, on the data directory and Redis of the environment (`RECSYS_DATA_DIR`,
@@ -11,7 +11,9 @@ browser tests. For each visit it prints, in ms from the start of navigation: the
 page's JavaScript parsed (DOMContentLoaded), the websocket's first and last message of
 the script run, the widget code fetched on demand (first request, last response, file
 count), the moment the map's iframe, the first selectbox and the results table enter
-the page, and the map usable (as `tests/e2e/test_browser.py` measures it).
+the page, and the map usable (as `tests/e2e/test_browser.py` measures it). With `--map-only` the
+server runs `scripts/map_only_page.py` instead of the app: the sidebar and the map alone,
+the floor of the first screen.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
@@ -78,8 +81,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(port: int) -> subprocess.Popen[bytes]:
+MAP_ONLY = Path(__file__).with_name("map_only_page.py")
+
+
+def start_app(port: int, page: Path | None = None) -> subprocess.Popen[bytes]:
+    """`python -m ui.serve` on `port` (with `page`: the same launcher, that page)."""
     cmd = [sys.executable, "-m", "ui.serve", "--server.headless", "true"]
+    if page is not None:
+        launch = f"import sys; from ui import serve; sys.exit(serve.main(app={str(page)!r}))"
+        cmd = [sys.executable, "-c", launch, "--server.headless", "true"]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     proc = subprocess.Popen(
@@ -105,9 +115,11 @@ def offline(route, request) -> None:
 
 
 def main(argv: list[str]) -> int:
-    visits = int(argv[0]) if argv else 4
+    page = MAP_ONLY if "--map-only" in argv else None
+    numbers = [a for a in argv if a != "--map-only"]
+    visits = int(numbers[0]) if numbers else 4
     port = free_port()
-    proc = start_app(port)
+    proc = start_app(port, page)
     usable: list[float] = []
     try:
         with sync_playwright() as pw:

@@ -95,14 +95,15 @@ def _warm_up_when_listening() -> None:
         print(f"warm-up skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, app: Path = APP) -> int:
+    """`streamlit run app` with `argv` (default: the command line), warmed up."""
     for name in WARM:
         importlib.import_module(name)
     from streamlit.web import cli
 
     threading.Thread(target=_warm_up_when_listening, name="warm-up", daemon=True).start()
 
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["streamlit", "run", str(app), *(sys.argv[1:] if argv is None else argv)]
     return cli.main()
 
 
