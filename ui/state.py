@@ -85,14 +85,38 @@ def source() -> tuple[str, str]:
     )
 
 
-@st.cache_data(show_spinner="Reading the live index…", max_entries=4)
+# What the pages use of each live table (None: every field but the vector). A restaurant
+# document holds much more (hours, the open-at, map-cell and price tokens): at 20,000
+# places the whole table was 27 MB, and copying it out of a data cache cost ~1.5 s on
+# every run and map click.
+_TABLE_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "restaurants": (
+        *("id", "name", "address", "locality", "lat", "lon"),
+        *("cuisines", "price", "rating"),
+    ),
+    "users": None,
+}
+
+
+@st.cache_resource(show_spinner="Reading the live index…", max_entries=4)
 def _live_table(kind: str, version: int, count: int) -> pd.DataFrame:
-    # Keyed by live version and count, so a retrain or an added restaurant elsewhere
-    # (another session, the CLI) shows up without clearing anything by hand.
+    """One live table, shared by every session and run: a resource cache hands out the
+    same frame each time (no copy), so no caller may change it in place (`assign`,
+    `sort_values`, `map` return new frames). Keyed by live version and count, so a
+    retrain or an added restaurant elsewhere (another session, the CLI) shows up
+    without clearing anything by hand."""
     from recsys.serving import index
 
+    fields = _TABLE_FIELDS[kind]
     docs = index.iter_documents(settings(), kind)
-    return pd.DataFrame([{k: v for k, v in d.items() if k != "embedding"} for d in docs])
+    if fields is None:
+        rows = [{k: v for k, v in d.items() if k != "embedding"} for d in docs]
+    else:
+        rows = [{k: d.get(k) for k in fields} for d in docs]
+    frame = pd.DataFrame(rows)
+    if kind == "users":  # the picker's order, sorted once per load
+        frame = frame.sort_values("name", kind="stable", ignore_index=True)
+    return frame
 
 
 def live() -> dict[str, Any]:
@@ -103,20 +127,25 @@ def live() -> dict[str, Any]:
 
 
 def restaurants(info: dict[str, Any]) -> pd.DataFrame:
-    """The restaurants served now (including ones added in the app), without vectors."""
+    """The restaurants served now (including ones added in the app), without vectors and
+    index tokens (`_TABLE_FIELDS`). Shared: do not change it in place."""
     return _live_table("restaurants", info["version"], info["restaurants"])
 
 
 def restaurant_names(info: dict[str, Any]) -> dict[str, str]:
-    """Restaurant id -> name of the restaurants served now."""
-    frame = restaurants(info)
+    """Restaurant id -> name of the restaurants served now. Shared: do not change it."""
+    return _names(info["version"], info["restaurants"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _names(version: int, count: int) -> dict[str, str]:
+    frame = _live_table("restaurants", version, count)
     return dict(zip(frame["id"].astype(str), frame["name"].astype(str), strict=True))
 
 
 def users(info: dict[str, Any]) -> pd.DataFrame:
-    """The users of the live model, sorted by name."""
-    frame = _live_table("users", info["version"], info["users"])
-    return frame.sort_values("name", kind="stable", ignore_index=True)
+    """The users of the live model, sorted by name. Shared: do not change it in place."""
+    return _live_table("users", info["version"], info["users"])
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -178,6 +207,7 @@ def model() -> TrainedModel | None:
 def clear() -> None:
     """Forget everything derived from the model and data (after a retrain or a new record)."""
     _live_table.clear()
+    _names.clear()
     _saved_model.clear()
     taste.clear()
     visits.clear()
