@@ -108,12 +108,11 @@ def _live_table(kind: str, version: int, count: int) -> pd.DataFrame:
     from recsys.serving import index
 
     fields = _TABLE_FIELDS[kind]
-    docs = index.iter_documents(settings(), kind)
+    docs = index.iter_documents(settings(), kind, fields)
     if fields is None:
-        rows = [{k: v for k, v in d.items() if k != "embedding"} for d in docs]
+        frame = pd.DataFrame([{k: v for k, v in d.items() if k != "embedding"} for d in docs])
     else:
-        rows = [{k: d.get(k) for k in fields} for d in docs]
-    frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(list(docs), columns=list(fields))
     if kind == "users":  # the picker's order, sorted once per load
         frame = frame.sort_values("name", kind="stable", ignore_index=True)
     return frame

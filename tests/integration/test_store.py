@@ -162,3 +162,21 @@ def test_a_lock_of_a_live_or_remote_holder_is_respected(settings, redis_client, 
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_reading_some_fields_gives_those_of_every_document(settings, tables, redis_client):
+    """`iter_documents(..., fields)` (a JSONPath union per batch) gives what the whole
+    documents hold for those fields, also for a document that lacks one of them."""
+    _publish(settings, tables)
+    fields = ("id", "name", "lat", "locality", "cuisines")
+    whole = list(index.iter_documents(settings, "restaurants"))
+    some = list(index.iter_documents(settings, "restaurants", fields))
+    assert some == [{f: d.get(f) for f in fields} for d in whole]
+    assert len(some) == len(tables[0])
+    key = keys.restaurant(settings, 1, whole[1]["id"])
+    redis_client.json().delete(key, "$.locality")
+    again = list(index.iter_documents(settings, "restaurants", fields))
+    assert again[1] == {**some[1], "locality": None}
+    assert again[0] == some[0] and again[2:] == some[2:]
+    with pytest.raises(ValueError, match="identifiers"):
+        list(index.iter_documents(settings, "restaurants", ("name", "x']")))
