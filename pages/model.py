@@ -130,7 +130,12 @@ if used:
     )
 
 st.subheader("Embedding space (PCA to 2-D)")
-st.caption("Restaurants coloured by their first cuisine, users by their first like.")
+shown = points["kind"].value_counts()
+st.caption(
+    "Restaurants coloured by their first cuisine, users by their first like: "
+    f"{shown.get('restaurant', 0)} of {live['restaurants']} restaurants and "
+    f"{shown.get('user', 0)} of {live['users']} users, spread evenly over each."
+)
 st.altair_chart(
     alt.Chart(points)
     .mark_point(filled=True, size=40)

@@ -241,21 +241,26 @@ def evaluation() -> dict[str, Any] | None:
 
 
 @st.cache_data(show_spinner="Projecting embeddings…", max_entries=2)
-def embedding_map(info: dict[str, Any], max_users: int = 400) -> pd.DataFrame:
-    """2-D PCA of the live restaurant and user embeddings (x, y, kind, name, group)."""
+def embedding_map(
+    info: dict[str, Any], max_users: int = 400, max_restaurants: int = 3000
+) -> pd.DataFrame:
+    """2-D PCA of the live restaurant and user embeddings (x, y, kind, name, group): at
+    most `max_restaurants` and `max_users` of them, spread evenly over the catalogue (a
+    chart of 20,000 points says no more and is slow to read and to draw)."""
     import numpy as np
     from sklearn.decomposition import PCA
 
     from recsys.serving import index
 
     rows = []
-    for kind, label, group in (("restaurants", "name", "cuisines"), ("users", "name", "likes")):
-        docs = index.iter_documents(settings(), kind)
-        for i, doc in enumerate(docs):
-            if kind == "users" and i >= max_users:
-                break
+    for kind, group, most in (
+        ("restaurants", "cuisines", max_restaurants),
+        ("users", "likes", max_users),
+    ):
+        docs = index.iter_documents(settings(), kind, ("name", group, "embedding"), most)
+        for doc in docs:
             first = (doc.get(group) or ["(none)"])[0]
-            rows.append((kind[:-1], doc.get(label, ""), first, doc["embedding"]))
+            rows.append((kind[:-1], doc.get("name") or "", first, doc["embedding"]))
     frame = pd.DataFrame(rows, columns=["kind", "name", "group", "embedding"])
     xy = PCA(n_components=2, random_state=0).fit_transform(np.stack(frame.pop("embedding")))
     return frame.assign(x=xy[:, 0], y=xy[:, 1])

@@ -180,3 +180,12 @@ def test_reading_some_fields_gives_those_of_every_document(settings, tables, red
     assert again[0] == some[0] and again[2:] == some[2:]
     with pytest.raises(ValueError, match="identifiers"):
         list(index.iter_documents(settings, "restaurants", ("name", "x']")))
+
+
+def test_a_sample_of_documents_is_spread_over_the_key_order(settings, tables):
+    _publish(settings, tables)
+    every = [d["id"] for d in index.iter_documents(settings, "restaurants", ("id",))]
+    sample = [d["id"] for d in index.iter_documents(settings, "restaurants", ("id",), most=5)]
+    assert len(sample) == 5 and sample[0] == every[0] and sample[-1] == every[-1]
+    assert sample == sorted(set(sample), key=every.index)  # distinct, in key order
+    assert len(list(index.iter_documents(settings, "users", most=1000))) == 30
