@@ -38,7 +38,8 @@ class TextProgress:
     """Render progress events as a bar on stderr.
 
     On a terminal the bar is redrawn in place; elsewhere (logs, CI) a line is written
-    only when a stage starts, crosses another 10 %, or ends.
+    only when a stage starts, crosses another 10 %, or ends with a new message (one
+    stage may end several parts, e.g. each candidate model of `train --epochs 1`).
     """
 
     def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
@@ -47,15 +48,17 @@ class TextProgress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._stage: str | None = None
         self._decile = -1
+        self._message: str | None = None
 
     def __call__(self, event: Progress) -> None:
         new_stage = event.stage != self._stage
         decile = int(event.fraction * 10)
-        if not self.tty and not new_stage and decile == self._decile:
+        ends_anew = event.fraction >= 1 and event.message != self._message
+        if not self.tty and not new_stage and decile == self._decile and not ends_anew:
             return
         if self.tty and new_stage and self._stage is not None:
             self.stream.write("\n")
-        self._stage, self._decile = event.stage, decile
+        self._stage, self._decile, self._message = event.stage, decile, event.message
         filled = round(event.fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
         line = f"{event.stage:<10} [{bar}] {event.fraction:6.1%} {event.message}"[:160]

@@ -43,3 +43,30 @@ def test_bench_bars_are_proportional() -> None:
     assert bar(0.5, 1.0, width=10) == "█" * 5
     assert bar(0.55, 1.0, width=10) == "█" * 5 + "▌"
     assert bar(0.0, 1.0) == "" and bar(2.0, 1.0, width=4) == "████"
+
+
+def test_logs_get_a_line_each_time_a_part_of_a_stage_ends() -> None:
+    """`train --epochs 1`: each candidate ends at 100 %; the log must still show each one
+    (it went silent for a minute after the first at 20,000 restaurants)."""
+    log = io.StringIO()
+    bar = TextProgress(log)
+    for name in ("linear", "mlp", "hybrid linear"):
+        bar(Progress("train", 1, 1, f"{name}: epoch 1/1"))
+    bar(Progress("train", 1, 1, "refit on train + validation"))
+    lines = log.getvalue().splitlines()
+    assert [line.split("% ")[1] for line in lines] == [
+        "linear: epoch 1/1",
+        "mlp: epoch 1/1",
+        "hybrid linear: epoch 1/1",
+        "refit on train + validation",
+    ]
+
+
+def test_a_stage_that_stays_at_its_end_is_one_line() -> None:
+    """Polling that reports 100 % with the same message (the index's verify loop) must
+    not write a line per poll."""
+    log = io.StringIO()
+    bar = TextProgress(log)
+    for _ in range(50):
+        bar(Progress("verify", 1.0, 1.0, "indexing"))
+    assert len(log.getvalue().splitlines()) == 1
