@@ -21,11 +21,5 @@ page = st.navigation(
         st.Page("pages/data.py", title="Data", icon="📋"),
     ]
 )
-# The page before the sidebar: the browser fetches each widget's code when the widget
-# first arrives, so the page's elements (map, filters, table) go out first and the
-# first screen draws sooner (about 0.2 s at first load, docs/browser-testing.md).
-# `finally`: a page stopped on an error still gets the sidebar's Redis and model status.
-try:
-    page.run()
-finally:
-    sidebar.render()
+sidebar.render()
+page.run()

@@ -12,14 +12,15 @@ import streamlit as st
 from recsys.config import DEFAULT_LAT, DEFAULT_LON
 from recsys.serving.filters import Filters
 from recsys.serving.recommend import recommend
-from ui import maps, sidebar, state
+from ui import maps, sidebar, state, widgets
 
 st.set_page_config(page_title="SF restaurant recommender", page_icon="🍽️", layout="wide")
 with state.guard():
     settings, live = state.settings(), state.live()
     users = state.users(live)
     filters = Filters(lat=DEFAULT_LAT, lon=DEFAULT_LON, radius_m=2000)
-    rec = recommend(settings, filters, user_id=str(users["user_id"].iloc[0]))
+    user_id = str(users["user_id"].iloc[widgets.default_user(users)])  # the app's first user
+    rec = recommend(settings, filters, user_id=user_id)
 layer = maps.result_layer((DEFAULT_LAT, DEFAULT_LON), filters.radius_m, rec.results, False)
-maps.show(maps.live_base(live), layer, key="map", height=520)
 sidebar.render()
+maps.show(maps.live_base(live), layer, key="map", height=520)

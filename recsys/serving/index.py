@@ -597,8 +597,10 @@ def iter_documents(
     found = sorted(conn.scan_iter(match=pattern, count=1000))
     if most is not None and len(found) > most:
         found = [found[i] for i in np.linspace(0, len(found) - 1, num=max(most, 0), dtype=int)]
-    if fields is not None and not all(f.isidentifier() for f in fields):
-        raise ValueError(f"field names must be identifiers: {list(fields)!r}")
+    if fields is not None and (
+        isinstance(fields, str) or not fields or not all(f.isidentifier() for f in fields)
+    ):
+        raise ValueError(f"fields must be a non-empty list of identifiers: {fields!r}")
     union = None if fields is None else "$[" + ",".join(f"'{f}'" for f in fields) + "]"
     for start in range(0, len(found), BATCH_SIZE):
         batch = found[start : start + BATCH_SIZE]

@@ -224,6 +224,9 @@ def test_nothing_prepared_says_what_to_run(redis_server, point_app_at, tmp_path,
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert any("prepare" in e.value for e in at.error)
+    # The page stopped, the sidebar still says what is wrong and offers the Retrain button.
+    assert any("Redis" in c.value for c in at.sidebar.caption)
+    assert at.sidebar.button(key="retrain")
 
 
 def test_a_shared_link_restores_the_view_and_the_url_follows_changes(app, fake_map, prepared):

@@ -178,8 +178,9 @@ def test_reading_some_fields_gives_those_of_every_document(settings, tables, red
     again = list(index.iter_documents(settings, "restaurants", fields))
     assert again[1] == {**some[1], "locality": None}
     assert again[0] == some[0] and again[2:] == some[2:]
-    with pytest.raises(ValueError, match="identifiers"):
-        list(index.iter_documents(settings, "restaurants", ("name", "x']")))
+    for bad in (("name", "x']"), (), "name"):
+        with pytest.raises(ValueError, match="identifiers"):
+            list(index.iter_documents(settings, "restaurants", bad))
 
 
 def test_a_sample_of_documents_is_spread_over_the_key_order(settings, tables):
