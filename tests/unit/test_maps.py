@@ -101,3 +101,30 @@ def test_a_click_is_a_rounded_point_and_no_click_is_none(monkeypatch) -> None:
     )
     for value in (None, {}, {"last_clicked": None}, "text"):
         assert maps.clicked(value) is None
+
+
+def test_a_large_catalogue_is_drawn_as_the_density_of_its_places() -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 30_000
+    frame = pd.DataFrame(
+        {
+            "lat": 37.2 + rng.random(n) * 0.8,
+            "lon": -122.6 + rng.random(n) * 0.9,
+            "name": [f"<b>{i}</b>" for i in range(n)],
+        }
+    )
+    rows = maps.density_rows(frame, cells=500)
+    assert 100 < len(rows) <= 500  # the finest grid within the limit, not one big cell
+    assert sum(r[3] for r in rows) == n  # every place is in one cell
+    for lat, lon, tooltip, count in rows:
+        assert 37.2 <= lat <= 38.0 and -122.6 <= lon <= -121.7
+        assert tooltip == f"{count:,} places"
+    # A dense spot keeps its count: 2,000 places within ~100 m are one heavy cell.
+    spot = pd.DataFrame(
+        {"lat": 37.7749 + rng.random(2000) * 1e-3, "lon": -122.4194 + 0 * rng.random(2000)}
+    )
+    heavy = maps.density_rows(pd.concat([frame[["lat", "lon"]], spot]), cells=500)
+    assert max(r[3] for r in heavy) >= 2000

@@ -74,8 +74,27 @@
     window.map = map;
   }
 
+  // A large catalogue comes as grid cells [lat, lon, tooltip, count]: one dot per cell,
+  // its area growing with the count, no clustering (ui/maps.py, density_rows).
+  function drawDensity(rows) {
+    var most = rows.reduce(function (m, row) { return Math.max(m, row[3]); }, 1);
+    base = L.layerGroup(
+      rows.map(function (row) {
+        return L.circleMarker([row[0], row[1]], {
+          radius: 3 + 13 * Math.sqrt(row[3] / most),
+          weight: 0,
+          fillColor: "#5470c6",
+          fillOpacity: 0.35,
+        }).bindTooltip(row[2]);
+      })
+    );
+    base.addTo(map);
+    if (window.leafmap) window.leafmap.base = base;
+  }
+
   function drawBase(spec, rows) {
     if (base) map.removeLayer(base);
+    if (spec.kind === "density") return drawDensity(rows);
     base = L.markerClusterGroup({
       disableClusteringAtZoom: spec.uncluster_zoom,
       maxClusterRadius: spec.cluster_radius,
