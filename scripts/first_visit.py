@@ -18,6 +18,7 @@ the floor of the first screen.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import socket
@@ -29,6 +30,8 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+from recsys import cli
 
 CHROMIUM = os.environ.get("RECSYS_CHROMIUM", "/usr/bin/chromium")
 MAP_IFRAME = 'iframe[title="ui.maps.leafmap"]'
@@ -114,10 +117,20 @@ def offline(route, request) -> None:
         route.abort()
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line, checked before anything starts (one sentence on a bad value)."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.first_visit", description=__doc__)
+    parser.add_argument(
+        "visits", nargs="?", default=4, type=cli._whole_number("visits", 1, 50),
+        help="first visits to time, 1-50 (default 4)",
+    )  # fmt: skip
+    parser.add_argument("--map-only", action="store_true", help="the sidebar and the map alone")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    page = MAP_ONLY if "--map-only" in argv else None
-    numbers = [a for a in argv if a != "--map-only"]
-    visits = int(numbers[0]) if numbers else 4
+    args = parse(argv)
+    page, visits = (MAP_ONLY if args.map_only else None), args.visits
     port = free_port()
     proc = start_app(port, page)
     usable: list[float] = []

@@ -12,6 +12,7 @@ median over the users. Needs a prepared data directory (`python -m recsys prepar
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -20,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from recsys import bench
+from recsys import bench, cli
 from recsys.config import Settings
 from recsys.data import synth
 from recsys.data.dataset import build_dataset
@@ -89,4 +90,9 @@ def main(n: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
+    parser = argparse.ArgumentParser(prog="python -m scripts.hnsw_batches", description=__doc__)
+    parser.add_argument(
+        "n", nargs="?", default=100_000, type=cli._whole_number("restaurants", 1_000, 2_000_000),
+        help="generated Bay Area restaurants, 1,000-2,000,000 (default 100,000)",
+    )  # fmt: skip
+    sys.exit(main(parser.parse_args().n))
