@@ -46,9 +46,22 @@ const seen = {
   'map iframe': 'MAP_IFRAME', 'selectbox': '[data-testid="stSelectbox"]',
   'results table': '[data-testid="stDataFrame"]', 'sidebar': '[data-testid="stSidebar"]',
 };
-document.addEventListener('DOMContentLoaded', () => new MutationObserver(() => {
-  for (const [k, sel] of Object.entries(seen)) if (document.querySelector(sel)) mark(k);
-}).observe(document.body, {subtree: true, childList: true}));
+// Cheap, so as not to slow the page it times: only the elements not yet seen are looked
+// for, once per animation frame at most, and the observer stops when all are found.
+let queued = false;
+const look = (observer) => {
+  queued = false;
+  for (const [k, sel] of Object.entries(seen)) {
+    if (document.querySelector(sel)) { mark(k); delete seen[k]; }
+  }
+  if (!Object.keys(seen).length) observer.disconnect();
+};
+document.addEventListener('DOMContentLoaded', () => {
+  const observer = new MutationObserver(() => {
+    if (!queued) { queued = true; requestAnimationFrame(() => look(observer)); }
+  });
+  observer.observe(document.body, {subtree: true, childList: true});
+});
 const Socket = window.WebSocket;
 window.WebSocket = function (...args) {
   const ws = new Socket(...args);
