@@ -591,16 +591,18 @@ def iter_documents(
     documents, most of which is the vector and the index's tokens. With `most`, at most
     that many documents, spread evenly over the key order (a sample for a chart).
     """
+    if fields is not None and (
+        isinstance(fields, str) or not fields or not all(f.isidentifier() for f in fields)
+    ):
+        raise ValueError(f"fields must be a non-empty list of identifiers: {fields!r}")
+    if most is not None and most < 1:
+        raise ValueError(f"most must be a whole number of 1 or more: {most!r}")
     live = require_live(settings)
     conn = client(settings)
     pattern = f"{keys.prefix(settings, kind, live['version'])}:*"
     found = sorted(conn.scan_iter(match=pattern, count=1000))
     if most is not None and len(found) > most:
-        found = [found[i] for i in np.linspace(0, len(found) - 1, num=max(most, 0), dtype=int)]
-    if fields is not None and (
-        isinstance(fields, str) or not fields or not all(f.isidentifier() for f in fields)
-    ):
-        raise ValueError(f"fields must be a non-empty list of identifiers: {fields!r}")
+        found = [found[i] for i in np.linspace(0, len(found) - 1, num=most, dtype=int)]
     union = None if fields is None else "$[" + ",".join(f"'{f}'" for f in fields) + "]"
     for start in range(0, len(found), BATCH_SIZE):
         batch = found[start : start + BATCH_SIZE]

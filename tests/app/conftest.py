@@ -64,16 +64,18 @@ def app(prepared: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest
 
 class FakeMap:
     """Stands in for the map component (AppTest cannot render Leaflet): returns the last
-    click, and keeps the layer the page drew."""
+    click, and keeps the background and the layer the page drew."""
 
     def __init__(self) -> None:
         self.last_clicked: dict[str, float] | None = None
+        self.bases: list = []
         self.layers: list = []
 
     def click(self, lat: float, lon: float) -> None:
         self.last_clicked = {"lat": lat, "lng": lon}
 
     def __call__(self, base, layer, **kwargs) -> dict:
+        self.bases.append(base)
         self.layers.append(layer)
         return {"last_clicked": self.last_clicked}
 

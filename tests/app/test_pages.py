@@ -339,3 +339,27 @@ def test_live_tables_are_shared_and_hold_what_the_pages_use(app, prepared):
     assert users is state.users(live)
     assert "embedding" not in users.columns
     assert users["name"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("limit", [100_000, 50], ids=["every place", "density"])
+def test_the_map_background_is_every_place_or_past_the_limit_their_density(
+    app, fake_map, prepared, monkeypatch, limit
+):
+    """Up to `BASE_MAX_PLACES` the background file lists every restaurant; past it (here
+    made small), the density of places on a grid, every place counted once."""
+    import json
+
+    from ui import maps
+
+    monkeypatch.setattr(maps, "BASE_MAX_PLACES", limit)
+    maps._cached_base.clear()  # built once per live load: build it again with this limit
+    app.run()
+    no_errors(app)
+    base = fake_map.bases[-1]
+    rows = json.loads((maps._served()[0] / base["url"]).read_text(encoding="utf-8"))
+    total = index.require_live(prepared)["restaurants"]
+    if limit > total:
+        assert base["kind"] == "places" and len(rows) == total
+    else:
+        assert base["kind"] == "density" and sum(r[3] for r in rows) == total
+        assert len(rows) < total

@@ -190,3 +190,5 @@ def test_a_sample_of_documents_is_spread_over_the_key_order(settings, tables):
     assert len(sample) == 5 and sample[0] == every[0] and sample[-1] == every[-1]
     assert sample == sorted(set(sample), key=every.index)  # distinct, in key order
     assert len(list(index.iter_documents(settings, "users", most=1000))) == 30
+    with pytest.raises(ValueError, match="most"):
+        list(index.iter_documents(settings, "users", most=0))

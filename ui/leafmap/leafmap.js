@@ -76,9 +76,9 @@
 
   // A large catalogue comes as grid cells [lat, lon, tooltip, count]: one dot per cell,
   // its area growing with the count, no clustering (ui/maps.py, density_rows).
-  function drawDensity(rows) {
+  function densityLayer(rows) {
     var most = rows.reduce(function (m, row) { return Math.max(m, row[3]); }, 1);
-    base = L.layerGroup(
+    return L.layerGroup(
       rows.map(function (row) {
         return L.circleMarker([row[0], row[1]], {
           radius: 3 + 13 * Math.sqrt(row[3] / most),
@@ -88,14 +88,11 @@
         }).bindTooltip(row[2]);
       })
     );
-    base.addTo(map);
-    if (window.leafmap) window.leafmap.base = base;
   }
 
-  function drawBase(spec, rows) {
-    if (base) map.removeLayer(base);
-    if (spec.kind === "density") return drawDensity(rows);
-    base = L.markerClusterGroup({
+  // Every place [lat, lon, tooltip] as a dot, clustered until street level.
+  function clusterLayer(spec, rows) {
+    var group = L.markerClusterGroup({
       disableClusteringAtZoom: spec.uncluster_zoom,
       maxClusterRadius: spec.cluster_radius,
       showCoverageOnHover: false,
@@ -107,15 +104,22 @@
         return L.divIcon({ html: String(n), className: "bg-cluster", iconSize: L.point(size, size) });
       },
     });
-    var dots = rows.map(function (row) {
-      return L.circleMarker([row[0], row[1]], {
-        radius: 3.5,
-        weight: 0,
-        fillColor: "#5470c6",
-        fillOpacity: 0.5,
-      }).bindTooltip(row[2]);
-    });
-    base.addLayers(dots);
+    group.addLayers(
+      rows.map(function (row) {
+        return L.circleMarker([row[0], row[1]], {
+          radius: 3.5,
+          weight: 0,
+          fillColor: "#5470c6",
+          fillOpacity: 0.5,
+        }).bindTooltip(row[2]);
+      })
+    );
+    return group;
+  }
+
+  function drawBase(spec, rows) {
+    if (base) map.removeLayer(base);
+    base = spec.kind === "density" ? densityLayer(rows) : clusterLayer(spec, rows);
     base.addTo(map);
     if (window.leafmap) window.leafmap.base = base;
   }
