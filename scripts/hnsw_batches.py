@@ -16,50 +16,23 @@ import argparse
 import json
 import statistics
 import sys
-import time
-from dataclasses import replace
-
-import numpy as np
 
 from recsys import bench, cli
-from recsys.config import Settings
-from recsys.data import synth
-from recsys.data.dataset import build_dataset
-from recsys.model import train
-from recsys.serving import index, server
+from recsys.serving import server
 from recsys.serving.filters import Filters, Plan, search_args
 from recsys.serving.recommend import first_query, recommend, search_command
+from scripts.throwaway import bay_area_space, p50_ms, user_vector
 
 USERS = 8
 BATCHES = (400, 1600, 3200, 6400)
 
 
-def p50_ms(call, repeats: int = 15) -> float:
-    call()  # warm
-    took = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        took.append((time.perf_counter() - start) * 1000)
-    return statistics.median(took)
-
-
 def main(n: int) -> int:
-    settings = Settings.from_env()
-    dataset = build_dataset(settings)
-    model = train.load_saved(settings, index.require_live(settings)["model_version"])
-    frame = synth.generate_bay_area(n, seed=0)
-    vectors = np.asarray(model.embed_restaurants(frame), dtype=np.float32)
-    users = dataset.users.head(USERS).reset_index(drop=True)
-    space = replace(bench.bench_space(settings, "hnsw"), namespace=f"{settings.namespace}-hexp")
-    conn = server.client(space)
-    server.drop_namespace(conn, space.namespace)
-    try:
-        index.publish(space, frame, vectors, users, model.embed_users(users), {}, "bench",
-                      algorithm="hnsw")  # fmt: skip
+    with bay_area_space(n, "hnsw", "hexp", USERS) as (space, user_ids):
+        conn = server.client(space)
         rows = {}
-        for user_id in users["user_id"].astype(str):
-            vector = np.asarray(index.get_user(space, user_id)["embedding"], np.float32).tobytes()
+        for user_id in user_ids:
+            vector = user_vector(space, user_id)
             args, _ = first_query(space, Filters(k=10).validate())
             plain = search_command(space, args, vector)
             row = {"no filter": p50_ms(lambda c=plain: conn.execute_command(*c))}
@@ -84,8 +57,6 @@ def main(n: int) -> int:
         print("median over the users (ms):")
         for name in next(iter(rows.values())):
             print(f"  {name:32s} {statistics.median(r[name] for r in rows.values()):7.2f}")
-    finally:
-        server.drop_namespace(conn, space.namespace)
     return 0
 
 
