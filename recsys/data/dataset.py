@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys.config import Settings
 from recsys.data import interactions as inter
 from recsys.data import users as users_mod
-from recsys.config import Settings
 from recsys.fileutil import atomic_write_json
 from recsys.progress import Progress, ProgressFn, no_progress
 

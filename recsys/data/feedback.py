@@ -55,17 +55,22 @@ def with_feedback(dataset: Dataset, marks: pd.DataFrame) -> tuple[Dataset, dict[
     rejected = usable[usable["label"] == -1][["user_id", "restaurant_id"]]
     rejected_pairs = set(zip(rejected["user_id"], rejected["restaurant_id"], strict=True))
     train = split.train[
-        [p not in rejected_pairs for p in zip(split.train["user_id"], split.train["restaurant_id"], strict=True)]
+        [
+            p not in rejected_pairs
+            for p in zip(split.train["user_id"], split.train["restaurant_id"], strict=True)
+        ]
     ]
     train_pairs = set(zip(train["user_id"], train["restaurant_id"], strict=True))
-    new_went = went[[p not in train_pairs for p in zip(went["user_id"], went["restaurant_id"], strict=True)]]
+    new_went = went[
+        [p not in train_pairs for p in zip(went["user_id"], went["restaurant_id"], strict=True)]
+    ]
     train = pd.concat([train, new_went], ignore_index=True)
     negatives = pd.concat([base_negatives(dataset), rejected], ignore_index=True)
     negatives = negatives.drop_duplicates(ignore_index=True)
     counts = {
-        "marks": int(len(marks)),
-        "went_used": int(len(went)),
-        "not_for_me_used": int(len(rejected)),
+        "marks": len(marks),
+        "went_used": len(went),
+        "not_for_me_used": len(rejected),
         "unknown_skipped": int((~known).sum()),
         "held_out_skipped": int((known & is_held).sum()),
         "training_visits_removed": int(len(split.train) - (len(train) - len(new_went))),

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import os
-import re
-import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from recsys.data.table import normalise_records
-from recsys.fileutil import atomic_path, atomic_write_json
 from recsys.config import Settings
+from recsys.data.table import normalise_records
 from recsys.errors import RecsysError
+from recsys.fileutil import atomic_path, atomic_write_json
 from recsys.progress import Progress, ProgressFn, no_progress
 
 FILE_NAME = "factual_tripadvisor_restaurant_data_all_100_reviews.json"
@@ -37,6 +34,7 @@ DATA_URL_ENV = "RECSYS_DATA_URL"
 CONNECT_TIMEOUT_S = 5.0
 GENERATED_COUNT = 220
 GENERATED_SEED = 0
+
 
 @dataclass(frozen=True)
 class Restaurants:

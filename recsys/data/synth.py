@@ -151,6 +151,7 @@ def sf_addresses(n: int, seed: int) -> list[str]:
         out.append(f"{number} {street}, {hood.name}, San Francisco, CA {ZIP_CODES[hood.name]}")
     return out
 
+
 def _inside(lat: np.ndarray, lon: np.ndarray, outline: tuple[tuple[float, float], ...]) -> Any:
     """Vectorised ray casting: which (lat, lon) points lie inside the polygon."""
     inside = np.zeros(np.shape(lat), dtype=bool)
