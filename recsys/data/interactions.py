@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import limits
+from recsys.data.users import REFERENCE_DATE, like_matrix, likes_multi_hot, open_late
 from recsys.errors import RecsysError
 from recsys.fileutil import atomic_path
-from recsys.data.users import REFERENCE_DATE, like_matrix, likes_multi_hot, open_late
 
 WEIGHTS = {
     "likes": 2.4,  # the main signal: likes meet cuisines through LIKE_RULES
@@ -62,6 +62,12 @@ def user_ages(users: pd.DataFrame) -> np.ndarray:
     return ((ref - birth).dt.days / 365.25).fillna(35.0).to_numpy(dtype=np.float64)
 
 
+def pair_noise(n_users: int, n_restaurants: int, seed: int) -> np.ndarray:
+    """The affinity's per-pair noise: standard normal, fixed by the seed (the part of a
+    world no model can learn; `worlds.World.hidden`)."""
+    return np.random.default_rng([seed, 1]).standard_normal((n_users, n_restaurants))
+
+
 def affinity(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int = 0) -> np.ndarray:
     """The planted affinity a(u, r): float32 (n_users, n_restaurants); see module doc."""
     likes = likes_multi_hot(users["likes"]) @ like_matrix(restaurants).T
@@ -72,7 +78,7 @@ def affinity(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int = 0) -> n
     popularity = _z(np.log1p(restaurants["review_count"].to_numpy(dtype=np.float64)))
     young = (user_ages(users) < YOUNG_AGE).astype(np.float64)
     late = np.array([open_late(iv) for iv in restaurants["intervals"]], dtype=np.float64)
-    noise = np.random.default_rng([seed, 1]).standard_normal((len(users), len(restaurants)))
+    noise = pair_noise(len(users), len(restaurants), seed)
     a = (
         WEIGHTS["likes"] * likes
         + WEIGHTS["price"] * price_fit

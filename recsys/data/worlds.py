@@ -29,18 +29,36 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import interactions as inter
-from recsys.errors import RecsysError
 from recsys.data.users import LIKE_RULES, LIKES, LikeRule, like_matrix, likes_multi_hot, open_late
+from recsys.errors import RecsysError
 
 DEFAULT_WORLD = "default"
+
+
+Affinity = Callable[[pd.DataFrame, pd.DataFrame, int], np.ndarray]
 
 
 @dataclass(frozen=True)
 class World:
     name: str
     description: str
-    affinity: Callable[[pd.DataFrame, pd.DataFrame, int], np.ndarray]
+    affinity: Affinity
     weights: dict[str, float]  # recorded in the cache key: a change re-simulates
+    # The part of the affinity that no profile shows: the per-pair noise, and hidden
+    # clusters. A user or restaurant without visits can be ranked at best by the rest.
+    hidden: Affinity
+
+    def profile_affinity(
+        self, users: pd.DataFrame, restaurants: pd.DataFrame, seed: int
+    ) -> np.ndarray:
+        """The affinity without its hidden part: the best ranking from profiles alone.
+
+        For a cold-start user or restaurant the hidden part is unknown: the noise has
+        mean 0, and a hidden cluster match has the same chance for every candidate, so
+        ranking by this is the best any model can do there (the cold-start ceiling).
+        """
+        rest = self.affinity(users, restaurants, seed).astype(np.float64)
+        return (rest - self.hidden(users, restaurants, seed)).astype(np.float32)
 
 
 def _terms(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
@@ -54,8 +72,17 @@ def _terms(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> dict[st
         "popularity": popularity,
         "age": inter.user_ages(users),
         "late": np.array([open_late(iv) for iv in restaurants["intervals"]], dtype=np.float64),
-        "noise": np.random.default_rng([seed, 1]).standard_normal((len(users), len(restaurants))),
+        "noise": inter.pair_noise(len(users), len(restaurants), seed),
     }
+
+
+def _noise(weights: dict[str, float]) -> Affinity:
+    """The per-pair noise term of `_terms` (and `interactions.affinity`) with its weight."""
+
+    def hidden(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
+        return weights["noise"] * inter.pair_noise(len(users), len(restaurants), seed)
+
+    return hidden
 
 
 # --- remapped: likes satisfied by another like's rule --------------------------------
@@ -139,12 +166,22 @@ def hidden_clusters(n: int, seed: int, salt: int) -> np.ndarray:
     return np.random.default_rng([seed, 11, salt]).integers(CLUSTERS, size=n)
 
 
-def _collaborative(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
-    t, w = _terms(users, restaurants, seed), COLLABORATIVE_WEIGHTS
-    same = (
+def _same_cluster(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
+    return (
         hidden_clusters(len(users), seed, 0)[:, None]
         == hidden_clusters(len(restaurants), seed, 1)[None, :]
     )
+
+
+def _collaborative_hidden(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
+    w = COLLABORATIVE_WEIGHTS
+    same = _same_cluster(users, restaurants, seed)
+    return w["cluster"] * same + _noise(w)(users, restaurants, seed)
+
+
+def _collaborative(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
+    t, w = _terms(users, restaurants, seed), COLLABORATIVE_WEIGHTS
+    same = _same_cluster(users, restaurants, seed)
     likes = likes_multi_hot(users["likes"]) @ like_matrix(restaurants).T
     a = (
         w["cluster"] * same
@@ -161,13 +198,13 @@ WORLDS: dict[str, World] = {
     w.name: w
     for w in (
         World("default", "likes meet cuisines through LIKE_RULES; bilinear", inter.affinity,
-              dict(inter.WEIGHTS)),
+              dict(inter.WEIGHTS), _noise(inter.WEIGHTS)),
         World("remapped", "likes meet other likes' cuisines: the match features mislead",
-              _remapped, REMAPPED_WEIGHTS),
+              _remapped, REMAPPED_WEIGHTS, _noise(REMAPPED_WEIGHTS)),
         World("nonlinear", "price preference by age, likes x price, rating x price, popularity",
-              _nonlinear, NONLINEAR_WEIGHTS),
+              _nonlinear, NONLINEAR_WEIGHTS, _noise(NONLINEAR_WEIGHTS)),
         World("collaborative", f"{CLUSTERS} hidden taste clusters carry most of the signal",
-              _collaborative, COLLABORATIVE_WEIGHTS),
+              _collaborative, COLLABORATIVE_WEIGHTS, _collaborative_hidden),
     )
 }  # fmt: skip
 

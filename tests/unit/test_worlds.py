@@ -64,3 +64,29 @@ def test_unknown_world_is_one_plain_error():
     assert get_world(None).name == "default" and get_world(" Nonlinear ").name == "nonlinear"
     with pytest.raises(RecsysError, match="unknown world 'mars'; choose one of default, "):
         get_world("mars")
+
+
+@pytest.mark.parametrize("name", list(WORLDS))
+def test_profile_affinity_is_the_affinity_without_what_the_seed_draws(people_and_places, name):
+    """The hidden part is exactly what the seed draws (noise, clusters): without it, two
+    seeds agree; with it, they differ."""
+    users, rest = people_and_places
+    world = get_world(name)
+    one, two = (world.profile_affinity(users, rest, seed) for seed in (1, 2))
+    np.testing.assert_allclose(one, two, atol=1e-5)
+    assert not np.allclose(world.affinity(users, rest, 1), world.affinity(users, rest, 2))
+    hidden = world.affinity(users, rest, 1) - one
+    np.testing.assert_allclose(hidden, world.hidden(users, rest, 1), atol=1e-5)
+
+
+def test_hidden_clusters_cap_what_profiles_can_rank(people_and_places):
+    """In `collaborative` the profiles rank far below the oracle; elsewhere only the small
+    noise is hidden, so the profile ranking comes close to it."""
+    users, rest = people_and_places
+    share = {}
+    for name, world in WORLDS.items():
+        visits, oracle = simulate(users, rest, seed=1, affinity_fn=world.affinity)
+        profile = world.profile_affinity(users, rest, 1)
+        share[name] = _recall(profile, users, rest, visits) / _recall(oracle, users, rest, visits)
+    assert share["collaborative"] < 0.6, share
+    assert min(v for k, v in share.items() if k != "collaborative") > 0.9, share
