@@ -89,9 +89,9 @@ else:
         )
     )
     st.altair_chart(chart.properties(width=240, height=220))
-    ceiling = results.get("notes", {}).get("oracle_profile")
-    if ceiling and "oracle_profile" in results["segments"].get("cold_users", {}):
-        st.caption(f"oracle_profile: {ceiling}")
+    learnable = results.get("notes", {}).get("oracle_learnable")
+    if learnable and "oracle_learnable" in results["segments"].get("warm_users", {}):
+        st.caption(f"oracle_learnable: {learnable}")
 
 st.subheader("Feedback loop (simulated)")
 loop = (results or {}).get("feedback")

@@ -36,6 +36,8 @@ DEFAULT_WORLD = "default"
 
 
 Affinity = Callable[[pd.DataFrame, pd.DataFrame, int], np.ndarray]
+# (users, restaurants, seed, warm users mask, warm restaurants mask) -> a matrix
+Unknowable = Callable[[pd.DataFrame, pd.DataFrame, int, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -44,21 +46,38 @@ class World:
     description: str
     affinity: Affinity
     weights: dict[str, float]  # recorded in the cache key: a change re-simulates
-    # The part of the affinity that no profile shows: the per-pair noise, and hidden
-    # clusters. A user or restaurant without visits can be ranked at best by the rest.
-    hidden: Affinity
+    # The part of the affinity no model can learn, minus its expectation: the per-pair
+    # noise everywhere; in `collaborative` also the hidden cluster of a user or restaurant
+    # without training visits (a warm pair's clusters can be learnt from visits).
+    unknowable: Unknowable
 
-    def profile_affinity(
-        self, users: pd.DataFrame, restaurants: pd.DataFrame, seed: int
+    def learnable_affinity(
+        self,
+        users: pd.DataFrame,
+        restaurants: pd.DataFrame,
+        seed: int,
+        warm_users: np.ndarray,
+        warm_restaurants: np.ndarray,
     ) -> np.ndarray:
-        """The affinity without its hidden part: the best ranking from profiles alone.
+        """The affinity with what no model can learn replaced by its expectation: the
+        ranking a model can at best aim for, given which users and restaurants have
+        training visits (boolean masks over the rows of `users` and `restaurants`).
 
-        For a cold-start user or restaurant the hidden part is unknown: the noise has
-        mean 0, and a hidden cluster match has the same chance for every candidate, so
-        ranking by this is the best any model can do there (the cold-start ceiling).
+        Noise has mean 0; a hidden cluster is known (in principle) for a user and a
+        restaurant that both have visits, and matches with chance 1 / CLUSTERS otherwise.
         """
-        rest = self.affinity(users, restaurants, seed).astype(np.float64)
-        return (rest - self.hidden(users, restaurants, seed)).astype(np.float32)
+        full = self.affinity(users, restaurants, seed).astype(np.float64)
+        hidden = self.unknowable(users, restaurants, seed, warm_users, warm_restaurants)
+        return (full - hidden).astype(np.float32)
+
+
+def _noise(weights: dict[str, float]) -> Unknowable:
+    """The per-pair noise term of `_terms` (and `interactions.affinity`) with its weight."""
+
+    def unknowable(users, restaurants, seed, warm_users, warm_restaurants) -> np.ndarray:
+        return weights["noise"] * inter.pair_noise(len(users), len(restaurants), seed)
+
+    return unknowable
 
 
 def _terms(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
@@ -74,15 +93,6 @@ def _terms(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> dict[st
         "late": np.array([open_late(iv) for iv in restaurants["intervals"]], dtype=np.float64),
         "noise": inter.pair_noise(len(users), len(restaurants), seed),
     }
-
-
-def _noise(weights: dict[str, float]) -> Affinity:
-    """The per-pair noise term of `_terms` (and `interactions.affinity`) with its weight."""
-
-    def hidden(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
-        return weights["noise"] * inter.pair_noise(len(users), len(restaurants), seed)
-
-    return hidden
 
 
 # --- remapped: likes satisfied by another like's rule --------------------------------
@@ -173,10 +183,19 @@ def _same_cluster(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> 
     )
 
 
-def _collaborative_hidden(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
+def _collaborative_unknowable(
+    users: pd.DataFrame,
+    restaurants: pd.DataFrame,
+    seed: int,
+    warm_users: np.ndarray,
+    warm_restaurants: np.ndarray,
+) -> np.ndarray:
     w = COLLABORATIVE_WEIGHTS
     same = _same_cluster(users, restaurants, seed)
-    return w["cluster"] * same + _noise(w)(users, restaurants, seed)
+    known = np.asarray(warm_users, bool)[:, None] & np.asarray(warm_restaurants, bool)[None, :]
+    cluster = np.where(known, 0.0, same - 1.0 / CLUSTERS)
+    noise = _noise(w)(users, restaurants, seed, warm_users, warm_restaurants)
+    return w["cluster"] * cluster + noise
 
 
 def _collaborative(users: pd.DataFrame, restaurants: pd.DataFrame, seed: int) -> np.ndarray:
@@ -204,7 +223,7 @@ WORLDS: dict[str, World] = {
         World("nonlinear", "price preference by age, likes x price, rating x price, popularity",
               _nonlinear, NONLINEAR_WEIGHTS, _noise(NONLINEAR_WEIGHTS)),
         World("collaborative", f"{CLUSTERS} hidden taste clusters carry most of the signal",
-              _collaborative, COLLABORATIVE_WEIGHTS, _collaborative_hidden),
+              _collaborative, COLLABORATIVE_WEIGHTS, _collaborative_unknowable),
     )
 }  # fmt: skip
 

@@ -77,8 +77,8 @@ def test_model_page_shows_every_candidate_and_the_chosen_one(app, fake_map, prep
     assert list(table["candidate"]) == [c["name"] for c in model.selection["candidates"]]
     assert list(table.loc[table["chosen"], "candidate"]) == [winner]
     assert table["val recall@10"].between(0, 1).all()
-    # The cold-start ceiling row is explained under the evaluation chart.
-    assert any(c.value.startswith("oracle_profile: the planted affinity") for c in app.caption)
+    # The learnable oracle's row is explained under the evaluation chart.
+    assert any(c.value.startswith("oracle_learnable: the planted affinity") for c in app.caption)
 
 
 def test_a_map_click_moves_the_location_and_the_results(app, fake_map):

@@ -47,7 +47,7 @@ def test_results_have_every_segment_row_and_metric(small):
         assert all(set(v) == set(METRICS) for v in rows.values())
     warm = results["segments"]["warm_users"]
     assert warm["oracle"]["recall@10"] > warm["random"]["recall@10"]
-    assert warm["oracle_profile"]["recall@10"] > warm["random"]["recall@10"]
+    assert warm["oracle_learnable"]["recall@10"] > warm["random"]["recall@10"]
     assert warm["two_tower"]["recall@10"] > warm["random"]["recall@10"]
     assert results["segments"]["cold_restaurants"]["popularity"]["recall@10"] == 0
     assert "popularity" in results["notes"]["matrix_factorization"]
@@ -71,7 +71,7 @@ def test_cli_with_own_interactions_has_no_oracle_and_saves_results(small, capsys
     captured = capsys.readouterr()
     results = json.loads(captured.out)
     assert "oracle" not in results["segments"]["warm_users"]
-    assert "oracle_profile" not in results["segments"]["warm_users"]
+    assert "oracle_learnable" not in results["segments"]["warm_users"]
     assert results["data"]["interactions"] == "file"
     assert "Training a model" in captured.err
     saved = json.loads(evaluation_path(settings, results["model_version"]).read_text())
@@ -124,8 +124,5 @@ def test_evaluate_all_worlds_prints_one_block_or_object_per_world(small, monkeyp
     for world in WORLDS:
         assert f"=== world: {world} ===" in table
     assert table.count("two-tower / oracle recall@10: warm_users ") == len(WORLDS)
-    # The cold-start ceiling is given for the cold segments only.
-    assert table.count(
-        "cold-start ceiling (oracle_profile) / oracle recall@10: cold_users "
-    ) == len(WORLDS)
+    assert table.count("learnable oracle / oracle recall@10: warm_users ") == len(WORLDS)
     assert "selected: " in table and "candidate linear" in table

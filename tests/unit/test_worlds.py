@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from tests_frames import restaurants
 
-from recsys.data.interactions import simulate, split
+from recsys.data.interactions import pair_noise, simulate, split
 from recsys.data.users import LIKE_RULES, LIKES, generate_users
 from recsys.data.worlds import WORLDS, get_world, remapped_rules
 from recsys.errors import RecsysError
@@ -66,27 +66,34 @@ def test_unknown_world_is_one_plain_error():
         get_world("mars")
 
 
+def _masks(users, rest, warm: bool):
+    return np.full(len(users), warm), np.full(len(rest), warm)
+
+
 @pytest.mark.parametrize("name", list(WORLDS))
-def test_profile_affinity_is_the_affinity_without_what_the_seed_draws(people_and_places, name):
-    """The hidden part is exactly what the seed draws (noise, clusters): without it, two
-    seeds agree; with it, they differ."""
+def test_what_cannot_be_learnt_is_what_the_seed_draws(people_and_places, name):
+    """With no visits at all, nothing the seed draws (noise, clusters) can be learnt: two
+    seeds give the same learnable affinity. With everybody warm, only the noise is left out."""
     users, rest = people_and_places
     world = get_world(name)
-    one, two = (world.profile_affinity(users, rest, seed) for seed in (1, 2))
-    np.testing.assert_allclose(one, two, atol=1e-5)
+    cold = [
+        world.learnable_affinity(users, rest, seed, *_masks(users, rest, False)) for seed in (1, 2)
+    ]
+    np.testing.assert_allclose(cold[0], cold[1], atol=1e-5)
     assert not np.allclose(world.affinity(users, rest, 1), world.affinity(users, rest, 2))
-    hidden = world.affinity(users, rest, 1) - one
-    np.testing.assert_allclose(hidden, world.hidden(users, rest, 1), atol=1e-5)
+    warm = world.learnable_affinity(users, rest, 1, *_masks(users, rest, True))
+    noise = world.weights["noise"] * pair_noise(len(users), len(rest), 1)
+    np.testing.assert_allclose(world.affinity(users, rest, 1) - warm, noise, atol=1e-5)
 
 
-def test_hidden_clusters_cap_what_profiles_can_rank(people_and_places):
-    """In `collaborative` the profiles rank far below the oracle; elsewhere only the small
-    noise is hidden, so the profile ranking comes close to it."""
+def test_hidden_clusters_cap_what_a_model_can_learn_for_newcomers(people_and_places):
+    """In `collaborative` a newcomer's cluster is unknown, so even the learnable oracle
+    ranks far below the oracle; elsewhere only the small noise is unknown."""
     users, rest = people_and_places
     share = {}
     for name, world in WORLDS.items():
         visits, oracle = simulate(users, rest, seed=1, affinity_fn=world.affinity)
-        profile = world.profile_affinity(users, rest, 1)
-        share[name] = _recall(profile, users, rest, visits) / _recall(oracle, users, rest, visits)
+        learnable = world.learnable_affinity(users, rest, 1, *_masks(users, rest, False))
+        share[name] = _recall(learnable, users, rest, visits) / _recall(oracle, users, rest, visits)
     assert share["collaborative"] < 0.6, share
     assert min(v for k, v in share.items() if k != "collaborative") > 0.9, share
