@@ -190,7 +190,8 @@ def evaluate(
             "oracle_learnable": "the planted affinity with what no model can learn from these "
             "visits and profiles replaced by its expectation (the per-pair noise; in "
             "`collaborative`, the hidden cluster of a user or restaurant without training "
-            "visits): the ranking a model can at best aim for.",
+            "visits): the best ranking a model can learn. The new-restaurant segment counts "
+            "only new places, so ranking them first can score higher (see the README).",
             "recall@k": "hits in the top k / min(k, held-out visits); training visits excluded.",
         },
     }
