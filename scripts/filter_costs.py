@@ -38,12 +38,12 @@ def shapes() -> dict[str, str]:
     top_price, _ = pricetags.query(4, 4, None)
     cheap, _ = pricetags.query(1, 1, None)
     opens = hours.open_query_tokens(f.at)
-    out = {f"term: cell level {level}": f"@cells:{{{cell[level]}}}" for level in range(3)}
+    out = {f"one term: cell level {level}": f"@cells:{{{cell[level]}}}" for level in range(3)}
     out |= {
-        f"term: price x rating {pr}": f"@pr:{{{pr}}}",
-        f"term: price x rating {cheap}": f"@pr:{{{cheap}}}",
-        f"term: price x rating {top_price}": f"@pr:{{{top_price}}}",
-        f"term: open hour {opens[0]}": f"@open:{{{opens[0]}}}",
+        f"one term: price x rating {pr}": f"@pr:{{{pr}}}",
+        f"one term: price x rating {cheap}": f"@pr:{{{cheap}}}",
+        f"one term: price x rating {top_price}": f"@pr:{{{top_price}}}",
+        f"one term: open hour {opens[0]}": f"@open:{{{opens[0]}}}",
         f"union of {len(opens)}: open at {'|'.join(opens)}": f"@open:{{{'|'.join(opens)}}}",
     }
     for most in (4, 16, 64, 256):
@@ -51,9 +51,9 @@ def shapes() -> dict[str, str]:
         cells = [*inner, *border]
         out[f"union of {len(cells)}: 20 km cover"] = f"@cells:{{{'|'.join(cells)}}}"
     out |= {
-        "2 terms: cell level 1, price x rating": f"@cells:{{{cell[1]}}} @pr:{{{pr}}}",
-        "2 terms: cell level 2, price x rating": f"@cells:{{{cell[2]}}} @pr:{{{pr}}}",
-        "3 terms: cell level 1, price x rating, open hour": (
+        "2 terms: cell level 1 & price x rating": f"@cells:{{{cell[1]}}} @pr:{{{pr}}}",
+        "2 terms: cell level 2 & price x rating": f"@cells:{{{cell[2]}}} @pr:{{{pr}}}",
+        "3 terms: cell level 1 & price x rating & open hour": (
             f"@cells:{{{cell[1]}}} @pr:{{{pr}}} @open:{{{opens[0]}}}"
         ),
     }

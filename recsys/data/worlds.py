@@ -47,8 +47,8 @@ class World:
     affinity: Affinity
     weights: dict[str, float]  # recorded in the cache key: a change re-simulates
     # The part of the affinity no model can learn, minus its expectation: the per-pair
-    # noise everywhere; in `collaborative` also the hidden cluster of a user or restaurant
-    # without training visits (a warm pair's clusters can be learnt from visits).
+    # noise everywhere; in `collaborative` also the hidden cluster of a pair with a user or
+    # restaurant without visits (a warm pair's clusters can be learnt from visits).
     unknowable: Unknowable
 
     def learnable_affinity(
@@ -60,8 +60,8 @@ class World:
         warm_restaurants: np.ndarray,
     ) -> np.ndarray:
         """The affinity with what no model can learn replaced by its expectation: the
-        ranking a model can at best aim for, given which users and restaurants have
-        training visits (boolean masks over the rows of `users` and `restaurants`).
+        ranking by everything a model can learn, given which users and restaurants have
+        visits to learn from (boolean masks over the rows of `users` and `restaurants`).
 
         Noise has mean 0; a hidden cluster is known (in principle) for a user and a
         restaurant that both have visits, and matches with chance 1 / CLUSTERS otherwise.

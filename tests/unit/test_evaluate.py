@@ -72,6 +72,7 @@ def test_cli_with_own_interactions_has_no_oracle_and_saves_results(small, capsys
     results = json.loads(captured.out)
     assert "oracle" not in results["segments"]["warm_users"]
     assert "oracle_learnable" not in results["segments"]["warm_users"]
+    assert "oracle_learnable" not in results["notes"]  # no row, no note
     assert results["data"]["interactions"] == "file"
     assert "Training a model" in captured.err
     saved = json.loads(evaluation_path(settings, results["model_version"]).read_text())

@@ -7,7 +7,7 @@ from tests_frames import restaurants
 
 from recsys.data.interactions import pair_noise, simulate, split
 from recsys.data.users import LIKE_RULES, LIKES, generate_users
-from recsys.data.worlds import WORLDS, get_world, remapped_rules
+from recsys.data.worlds import CLUSTERS, WORLDS, get_world, hidden_clusters, remapped_rules
 from recsys.errors import RecsysError
 from recsys.model.metrics import ranking_metrics
 
@@ -97,3 +97,19 @@ def test_hidden_clusters_cap_what_a_model_can_learn_for_newcomers(people_and_pla
         share[name] = _recall(learnable, users, rest, visits) / _recall(oracle, users, rest, visits)
     assert share["collaborative"] < 0.6, share
     assert min(v for k, v in share.items() if k != "collaborative") > 0.9, share
+
+
+def test_a_cluster_is_learnable_only_between_a_warm_user_and_a_warm_restaurant(people_and_places):
+    """Mixed masks: the cluster term stays for warm x warm pairs; for a pair with a
+    newcomer on either side it is replaced by its chance, 1 in CLUSTERS."""
+    users, rest = people_and_places
+    world = get_world("collaborative")
+    warm_users, warm_rest = np.arange(len(users)) % 3 != 0, np.arange(len(rest)) % 4 != 0
+    learnable = world.learnable_affinity(users, rest, 1, warm_users, warm_rest)
+    noise = world.weights["noise"] * pair_noise(len(users), len(rest), 1)
+    cluster = world.affinity(users, rest, 1) - noise - learnable  # what was taken out
+    same = hidden_clusters(len(users), 1, 0)[:, None] == hidden_clusters(len(rest), 1, 1)[None, :]
+    known = warm_users[:, None] & warm_rest[None, :]
+    expected = np.where(known, 0.0, world.weights["cluster"] * (same - 1 / CLUSTERS))
+    np.testing.assert_allclose(cluster, expected, atol=1e-5)
+    assert known.any() and (~known).any() and same[~known].any()
