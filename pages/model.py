@@ -15,7 +15,8 @@ with state.guard():
     points = state.embedding_map(live)
 
 st.caption(f"Model `{trained.version}` · serving index version {live['version']}")
-history = pd.DataFrame(trained.history)
+# A residual hybrid's history also says which training phase each epoch was: not a curve.
+history = pd.DataFrame(trained.history).drop(columns="phase", errors="ignore")
 if history.empty:
     st.info("This checkpoint has no training history.")
 else:
@@ -43,9 +44,10 @@ else:
                 {
                     "candidate": c["name"],
                     "val recall@10": c["val_recall@10"],
-                    "feature path, users": c["val_recall@10_cold_users"],
-                    "feature path, restaurants": c["val_recall@10_cold_restaurants"],
-                    "score": c["score"],
+                    "held-out users": c["val_recall@10_cold_users"],
+                    "held-out restaurants": c["val_recall@10_cold_restaurants"],
+                    "mean recall": c.get("mean"),
+                    "score (vs best per segment)": c["score"],
                     "best epoch": c["best_epoch"],
                     "seconds": c["seconds"],
                     "chosen": c["name"] == selection["winner"],

@@ -126,7 +126,8 @@ def contributions(
     from recsys.model.train import id_tensor
 
     ids = id_tensor(frame["id"], model.id_vocab.get("restaurants"))
-    linear = len(tower.net) == 1 and tower.skip is None
+    # Exact for linear towers (a residual hybrid's ID coordinates are apart: not here).
+    linear = len(tower.net) == 1 and tower.skip is None and not tower.id_residual
     tower.eval()
     with torch.no_grad():
         if linear:

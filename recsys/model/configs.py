@@ -45,6 +45,11 @@ class ModelConfig:
     # so it learns with a larger step than the shared feature weights.
     id_lr_scale: float = 10.0
     id_dim: int = 8  # size of an ID vector before its map into the embedding space
+    # Residual hybrid: the feature path (EMBEDDING_DIM - id_dim values) is trained first
+    # as a features-only model, then frozen while the ID vectors (the other id_dim
+    # values) learn what it leaves: cold users and restaurants get the features-only
+    # model's vectors and the mean ID vector (no ID dropout).
+    id_residual: bool = False
     # "full": softmax over every training restaurant (exact, no sampling bias);
     # "sampled": in-batch (+ uniform) negatives with logQ correction, for catalogues too
     # large to embed every batch; "auto": full up to FULL_SOFTMAX_MAX restaurants.

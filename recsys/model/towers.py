@@ -7,7 +7,11 @@ With `id_embeddings` (hybrid towers), a learnt vector per user / restaurant seen
 training is added before the normalisation; unseen ones (cold start) use index 0,
 the zero vector, and so the features alone. Training drops the ID part at random
 (`id_dropout`) so the feature path alone stays a good model for cold entities.
-Which configuration serves is chosen by validation (`train.CANDIDATES`).
+With `id_residual` as well, the ID vectors instead fill the last `id_dim` values of
+the embedding and the feature path the others; the feature path is trained first,
+alone, then frozen while the ID vectors learn (`train._fit_model`), and a cold entity
+takes the mean of the learnt ID vectors. Which configuration serves is chosen by
+validation (`train.ARCHITECTURES`).
 """
 
 from __future__ import annotations
@@ -40,8 +44,13 @@ class Tower(nn.Module):
         n_ids: int = 0,
         id_dropout: float = 0.0,
         id_dim: int = 0,
+        id_residual: bool = False,
     ):
         super().__init__()
+        # Residual IDs: the ID vector takes the last `id_dim` values of the output and
+        # the feature path the others, so an entity without one (cold start) scores
+        # exactly as the feature path alone does.
+        self.id_residual = bool(n_ids) and id_residual
         self.input_dropout = nn.Dropout(input_dropout)
         # Row 0 is every entity without a learnt vector (cold start): kept at zero.
         # ID vectors of `id_dim` values mapped into the output space: low rank, like a
@@ -53,7 +62,7 @@ class Tower(nn.Module):
             nn.init.normal_(self.ids.weight, std=ID_INIT_STD)
             with torch.no_grad():
                 self.ids.weight[0].zero_()
-            if id_dim != n_out:
+            if id_dim != n_out and not self.id_residual:
                 self.id_proj = nn.Linear(id_dim, n_out, bias=False)
                 nn.init.normal_(self.id_proj.weight, std=1 / id_dim**0.5)
         self.id_dropout = id_dropout
@@ -62,15 +71,32 @@ class Tower(nn.Module):
         for size in hidden:
             layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout)]
             width = size
-        layers.append(nn.Linear(width, n_out))
+        n_features_out = n_out - id_dim if self.id_residual else n_out
+        layers.append(nn.Linear(width, n_features_out))
         self.net = nn.Sequential(*layers)
-        self.skip = nn.Linear(n_in, n_out, bias=False) if residual and hidden else None
+        self.skip = nn.Linear(n_in, n_features_out, bias=False) if residual and hidden else None
+
+    def feature_parameters(self) -> list[nn.Parameter]:
+        """The feature path's weights (everything but the ID vectors)."""
+        return [p for name, p in self.named_parameters() if not name.startswith("ids.")]
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         x = self.input_dropout(x)
         out = self.net(x)
         if self.skip is not None:
             out = out + self.skip(x)
+        if self.id_residual:
+            out = F.normalize(out, dim=-1)
+            # No learnt vector (cold start): the mean of the learnt ones. The softmax
+            # fixes ID terms only up to a constant per entity of the other side, so a
+            # zero vector would rank cold entities at an arbitrary level; the mean puts
+            # them where an average known entity with the same features would be.
+            prior = self.ids.weight[1:].mean(dim=0)
+            if ids is None:
+                vectors = prior.expand(len(out), -1)
+            else:
+                vectors = torch.where((ids == 0)[:, None], prior[None, :], self.ids(ids))
+            return F.normalize(torch.cat([out, vectors], dim=-1), dim=-1)
         if self.ids is not None and ids is not None:
             if self.training and self.id_dropout > 0:
                 ids = ids.masked_fill(torch.rand(ids.shape) < self.id_dropout, 0)
@@ -98,7 +124,8 @@ class TwoTower(nn.Module):
         super().__init__()
         self.config = config
         common = {"dropout": config.dropout, "residual": config.residual,
-                  "id_dropout": config.id_dropout, "id_dim": config.id_dim}  # fmt: skip
+                  "id_dropout": config.id_dropout, "id_dim": config.id_dim,
+                  "id_residual": config.id_residual}  # fmt: skip
         ids = config.id_embeddings
         self.user_tower = Tower(
             n_user_features, config.user_hidden, config.embedding_dim,

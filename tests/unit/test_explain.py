@@ -35,6 +35,14 @@ def test_exact_split_sums_to_the_score_for_linear_towers(dataset, config) -> Non
         assert (LEARNT in parts[0]) is config.id_embeddings
 
 
+def test_residual_hybrid_towers_get_the_approximation(dataset) -> None:
+    config = ModelConfig(id_embeddings=True, id_residual=True, id_lr_scale=1.0)
+    model = train(dataset, config=config, epochs=2, seed=1)
+    frame = dataset.restaurants.head(4)
+    parts, exact = contributions(model, frame, model.embed_users(dataset.users.head(1))[0])
+    assert not exact and set(parts[0]) >= {"cuisine", "price", "likes matched"}
+
+
 def test_mlp_towers_get_the_documented_approximation(dataset) -> None:
     model = train(dataset, config=MLP_CONFIG, epochs=2, seed=1)
     frame = dataset.restaurants.head(4)

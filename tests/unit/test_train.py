@@ -119,7 +119,8 @@ def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset,
     assert model.config.refit and model.metrics["refit_epochs"] == best_epoch(model.history)
     fixed = dataclasses.replace(model.config, refit=False)  # the selected one, fixed
     plain = train(dataset, config=fixed, epochs=8, seed=0)
-    assert plain.metrics["refit_epochs"] == 0 and plain.history == model.history
+    # (Selection trains with users and restaurants held out, so its history differs.)
+    assert plain.metrics["refit_epochs"] == 0
     # The refit model has learned the validation visits; the early-stopped one never saw them.
     val = relevant_by_user(dataset, dataset.split.val)
     seen = relevant_by_user(dataset, dataset.split.train)
@@ -134,15 +135,16 @@ def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset,
 def test_model_selection_is_recorded_with_every_candidates_validation_recall(model):
     selection = model.selection
     names = [c["name"] for c in selection["candidates"]]
-    assert names[:4] == ["linear", "mlp", "hybrid linear", "hybrid mlp"]
+    assert names[:5] == ["linear", "mlp", "hybrid linear", "hybrid mlp", "residual linear"]
     assert selection["winner"] in names and model.metrics["selected"] == selection["winner"]
     best = max(selection["candidates"], key=lambda c: c["score"])
     assert best["name"] == selection["winner"] and "highest" in selection["why"]
     for c in selection["candidates"]:
         assert 0 <= c["val_recall@10"] <= 1 and c["best_epoch"] >= 1
     # The refinements vary the architecture that won the first stage.
-    first = max(selection["candidates"][:4], key=lambda c: c["score"])["name"]
-    assert all(n.startswith(f"{first}, ") for n in names[4:]) and len(names) > 4
+    first = selection["architecture"]
+    assert first in names[:5]
+    assert all(n.startswith(f"{first}, ") for n in names[5:]) and len(names) > 5
 
 
 def test_hybrid_towers_embed_cold_entities_from_features_and_round_trip(dataset, tmp_path):
@@ -176,3 +178,36 @@ def test_vectorised_validation_recall_equals_ranking_metrics(dataset):
     seen = relevant_by_user(dataset, dataset.split.train)
     expected = ranking_metrics(scores, val, seen)["recall@10"]
     assert _Validation(dataset).recall(scores) == pytest.approx(expected, abs=1e-12)
+
+
+def test_residual_hybrid_serves_cold_entities_from_its_frozen_feature_path(dataset, tmp_path):
+    config = ModelConfig(id_embeddings=True, id_residual=True, id_lr_scale=1.0)
+    model = train(dataset, config=config, epochs=3, seed=0)
+    phases = [h["phase"] for h in model.history]
+    assert phases[0] == 1 and phases[-1] == 2 and phases == sorted(phases)
+    tower = model.net.user_tower
+    warm = dataset.users[dataset.users["user_id"].isin(model.id_vocab["users"])].head(3)
+    renamed = warm.assign(user_id=["x1", "x2", "x3"])  # same features, no ID vector
+    with torch.no_grad():
+        x = torch.tensor(model.encoders.encode_users(warm))
+        features = torch.nn.functional.normalize(tower.net(x), dim=-1)
+        prior = tower.ids.weight[1:].mean(dim=0).expand(len(x), -1)
+        expected = torch.nn.functional.normalize(torch.cat([features, prior], dim=-1), dim=-1)
+    # A cold user: the feature path's vector, and the mean of the learnt ID vectors.
+    assert np.allclose(model.embed_users(renamed), expected.numpy(), atol=1e-6)
+    assert not np.allclose(model.embed_users(warm), expected.numpy(), atol=1e-3)
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "residual.pt"))
+    assert np.array_equal(loaded.embed_users(dataset.users), model.embed_users(dataset.users))
+
+
+def test_selection_holds_out_users_and_restaurants_for_the_cold_start_scores(dataset):
+    from recsys.model.train import _HeldOut
+
+    held = _HeldOut(dataset, seed=0, share=0.1)
+    users = set(dataset.users["user_id"].iloc[held.user_rows])
+    rests = set(dataset.restaurants["id"].iloc[held.rest_rows])
+    assert users and rests
+    assert not users & set(held.train["user_id"]) and not rests & set(held.train["restaurant_id"])
+    assert len(held.cold_users.users) and len(held.cold_restaurants.users)
+    assert set(held.cold_users.users) == set(held.user_rows) & set(held.cold_users.users)
+    assert held.cold_restaurants.relevant[:, held.rest_rows].any()
