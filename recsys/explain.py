@@ -6,9 +6,10 @@ split into contributions of the restaurant's feature groups (cuisine, likes matc
 price, rating and reviews, location, opening hours, amenities) plus the tower's bias
 and, for hybrid towers, the place's learnt ID vector.
 
-The split is **exact** for linear restaurant towers (the default winner of model
-selection): with raw = W x + b and r = raw / |raw| (hybrid: r = (raw/|raw| + id) /
-|raw/|raw| + id|), the score u . r is a sum over feature columns j of
+The split is **exact** for linear restaurant towers (plain, hybrid or residual hybrid,
+whichever model selection chose): with raw = W x + b and r = raw / |raw| (hybrid:
+r = (raw/|raw| + id) / |raw/|raw| + id|; residual hybrid: r = [raw/|raw|; id] /
+sqrt(1 + |id|^2)), the score u . r is a sum over feature columns j of
 u . W[:, j] x_j times one common factor, plus the bias and ID terms; grouping the
 columns gives contributions that add up to the score. For MLP towers it is a
 documented approximation: leave-one-group-out (the score minus the score with that
@@ -126,8 +127,7 @@ def contributions(
     from recsys.model.train import id_tensor
 
     ids = id_tensor(frame["id"], model.id_vocab.get("restaurants"))
-    # Exact for linear towers (a residual hybrid's ID coordinates are apart: not here).
-    linear = len(tower.net) == 1 and tower.skip is None and not tower.id_residual
+    linear = len(tower.net) == 1 and tower.skip is None
     tower.eval()
     with torch.no_grad():
         if linear:
@@ -137,11 +137,20 @@ def contributions(
 
 def _exact(tower: Any, x: Any, u: Any, ids: Any, groups: list[str]) -> list[dict[str, float]]:
     layer = tower.net[0]
-    raw = x @ layer.weight.T + layer.bias  # (n, D)
+    raw = x @ layer.weight.T + layer.bias  # (n, D), or (n, D - id_dim) for a residual hybrid
     raw_norm = raw.norm(dim=-1, keepdim=True)
     scale = 1.0 / raw_norm
     id_part = None
-    if tower.ids is not None and ids is not None:
+    if tower.id_residual:
+        # r = [raw / |raw|; id] / sqrt(1 + |id|^2): the ID vector has coordinates of its
+        # own, so it meets only the user's last id_dim values.
+        width = raw.shape[1]
+        vectors = tower.residual_ids(ids, len(x))
+        total = (1.0 + (vectors * vectors).sum(-1, keepdim=True)).sqrt()
+        scale = scale / total
+        id_part = (vectors @ u[width:]) / total[:, 0]
+        u = u[:width]
+    elif tower.ids is not None and ids is not None:
         vectors = tower.ids(ids)
         if tower.id_proj is not None:
             vectors = tower.id_proj(vectors)

@@ -80,6 +80,17 @@ class Tower(nn.Module):
         """The feature path's weights (everything but the ID vectors)."""
         return [p for name, p in self.named_parameters() if not name.startswith("ids.")]
 
+    def residual_ids(self, ids: torch.Tensor | None, n: int) -> torch.Tensor:
+        """A residual hybrid's ID part for `n` entities: each one's learnt vector, or for
+        one without (id 0, or no ids at all: cold start) the mean of the learnt ones. The
+        softmax fixes ID terms only up to a constant per entity of the other side, so a
+        zero vector would rank cold entities at an arbitrary level; the mean puts them
+        where an average known entity with the same features would be."""
+        prior = self.ids.weight[1:].mean(dim=0)
+        if ids is None:
+            return prior.expand(n, -1)
+        return torch.where((ids == 0)[:, None], prior[None, :], self.ids(ids))
+
     def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
         x = self.input_dropout(x)
         out = self.net(x)
@@ -87,15 +98,7 @@ class Tower(nn.Module):
             out = out + self.skip(x)
         if self.id_residual:
             out = F.normalize(out, dim=-1)
-            # No learnt vector (cold start): the mean of the learnt ones. The softmax
-            # fixes ID terms only up to a constant per entity of the other side, so a
-            # zero vector would rank cold entities at an arbitrary level; the mean puts
-            # them where an average known entity with the same features would be.
-            prior = self.ids.weight[1:].mean(dim=0)
-            if ids is None:
-                vectors = prior.expand(len(out), -1)
-            else:
-                vectors = torch.where((ids == 0)[:, None], prior[None, :], self.ids(ids))
+            vectors = self.residual_ids(ids, len(out))
             return F.normalize(torch.cat([out, vectors], dim=-1), dim=-1)
         if self.ids is not None and ids is not None:
             if self.training and self.id_dropout > 0:
