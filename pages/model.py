@@ -64,8 +64,10 @@ else:
         else "sampled in-batch with logQ correction"
     )
     st.caption(
-        "Every candidate is trained on the training visits and early-stopped on the "
-        "validation visits; the winner is then refit on training + validation visits. "
+        "Every candidate is trained on the training visits of 90 % of the users and "
+        "restaurants, early-stopped on the validation visits and scored on the 10 % held "
+        "out as well (new users and restaurants it never saw); the winner is then refit "
+        "on every training + validation visit. "
         f"Softmax: {softmax}."
     )
 

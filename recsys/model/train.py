@@ -288,7 +288,8 @@ def _hard(
     draw = (torch.rand(len(u_idx), generator=data.generator) * count.clamp(min=1)).long()
     pick = items[(start + draw).clamp(max=max(len(items) - 1, 0))]
     pick = torch.where(ok, pick, torch.zeros_like(pick))
-    return pick, ok & (pick != r_idx)
+    # Never one out of the catalogue trained against (selection's held-out restaurants).
+    return pick, ok & (pick != r_idx) & (data.warm_pos[pick] >= 0)
 
 
 def _run_epoch(net: TwoTower, data: _Inputs, optimizer, config: ModelConfig) -> float:
@@ -552,6 +553,14 @@ def _fit_model(
     return history, best
 
 
+def _refit_epochs(config: ModelConfig, history: list[dict[str, float]]) -> int:
+    """The early-stopped epoch count the refit trains for (both phases of a residual
+    hybrid, each stopped at its own best)."""
+    if config.id_embeddings and config.id_residual and any("phase" in h for h in history):
+        return sum(_phase_epochs(history))
+    return best_epoch(history)
+
+
 def _phase_epochs(history: list[dict[str, float]]) -> tuple[int, int]:
     """A residual hybrid's early-stopped epoch counts: (feature path, ID vectors)."""
     first = [h for h in history if h.get("phase") == 1]
@@ -704,7 +713,7 @@ def select(
                 "val_recall@10_cold_users": best["cold_users"],
                 "val_recall@10_cold_restaurants": best["cold_restaurants"],
                 "mean": best["score"],
-                "best_epoch": best_epoch(history),
+                "best_epoch": _refit_epochs(config, history),
                 "epochs": len(history),
                 "seconds": round(time.perf_counter() - started, 2),
             }
@@ -782,8 +791,10 @@ def train(
             net = _net(data, config, vocab)
             history, best = _fit_model(net, data, _Validation(dataset), config, progress)
         refit_epochs = 0
-        if config.refit and len(dataset.split.val) > 0:
-            refit_epochs = best_epoch(history)
+        # Selection trains without its held-out users and restaurants, so its winner is
+        # always trained again on every visit, even without validation visits.
+        if (config.refit and len(dataset.split.val) > 0) or selection:
+            refit_epochs = _refit_epochs(config, history)
             message = f"refit on training + validation visits for {refit_epochs} epochs"
             progress(Progress("train", config.max_epochs, config.max_epochs, message))
             net = _refit(dataset, encoders, config, seed, refit_epochs, vocab, history)

@@ -11,7 +11,13 @@ from tests_frames import small_dataset
 from recsys.errors import RecsysError
 from recsys.model.configs import ModelConfig
 from recsys.model.metrics import ranking_metrics, relevant_by_user
-from recsys.model.train import best_epoch, load_checkpoint, save_checkpoint, train
+from recsys.model.train import (
+    _refit_epochs,
+    best_epoch,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +122,8 @@ def test_best_epoch_is_the_first_with_the_highest_validation_recall():
 
 
 def test_refit_trains_on_validation_visits_for_the_early_stopped_epochs(dataset, model):
-    assert model.config.refit and model.metrics["refit_epochs"] == best_epoch(model.history)
+    assert model.config.refit
+    assert model.metrics["refit_epochs"] == _refit_epochs(model.config, model.history)
     fixed = dataclasses.replace(model.config, refit=False)  # the selected one, fixed
     plain = train(dataset, config=fixed, epochs=8, seed=0)
     # (Selection trains with users and restaurants held out, so its history differs.)
@@ -211,3 +218,13 @@ def test_selection_holds_out_users_and_restaurants_for_the_cold_start_scores(dat
     assert len(held.cold_users.users) and len(held.cold_restaurants.users)
     assert set(held.cold_users.users) == set(held.user_rows) & set(held.cold_users.users)
     assert held.cold_restaurants.relevant[:, held.rest_rows].any()
+
+
+def test_selection_without_validation_visits_still_trains_on_every_user(dataset):
+    """Selection trains without its held-out users and restaurants; with no validation
+    visits there is no refit for validation's sake, but the winner is still trained
+    again on every training visit, so no user or restaurant keeps an untrained vector."""
+    empty = dataset.split.val.iloc[:0]
+    no_val = dataclasses.replace(dataset, split=dataclasses.replace(dataset.split, val=empty))
+    model = train(no_val, seed=0, epochs=3)
+    assert model.metrics["selected"] and model.metrics["refit_epochs"] > 0
