@@ -60,6 +60,25 @@ def _whole_number(name: str, low: int, high: int) -> Callable[[str], int]:
 
 
 _seed = _whole_number("seed", 0, MAX_SEED)
+MAX_DATA_SEEDS = 10
+
+
+def _data_seeds(text: str) -> tuple[int, ...]:
+    """An argparse type: 1 to MAX_DATA_SEEDS distinct data seeds, comma-separated."""
+    parts = [part.strip() for part in text.split(",")]
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    problem = (
+        f"data seeds {shown!r} is not a comma-separated list of 1 to {MAX_DATA_SEEDS} "
+        f"different whole numbers from 0 to {MAX_SEED}"
+    )
+    if not 1 <= len(parts) <= MAX_DATA_SEEDS or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(problem)
+    seeds = tuple(int(p) for p in parts)
+    if len(set(seeds)) != len(seeds) or max(seeds) > MAX_SEED:
+        raise argparse.ArgumentTypeError(problem)
+    return seeds
+
+
 _epochs = _whole_number("epochs", 1, MAX_EPOCHS)
 
 
@@ -120,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_files(p)
     _add_world(p, all_allowed=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--data-seeds",
+        type=_data_seeds,
+        metavar="S,S,...",
+        help="evaluate on these simulated data sets (e.g. 0,1,2) and print their means; "
+        "the served model is used where it fits, else one is trained (not saved)",
+    )
     p.add_argument(
         "--feedback-rounds",
         type=int,

@@ -127,7 +127,9 @@ def baseline_metrics(
     take a while, so a retrain on the same data reuses them.
     """
     world = getattr(dataset, "world", "default")
-    name = "baselines.json" if world == "default" else f"baselines-{world}.json"
+    stem = "baselines" if world == "default" else f"baselines-{world}"
+    seed_part = "" if dataset.seed == 0 else f"-seed{dataset.seed}"  # as the data's caches
+    name = f"{stem}{seed_part}.json"
     path = settings.path("model", name) if settings is not None else None
     key = _baselines_key(dataset, seed)
     if path is not None and path.is_file():
@@ -269,10 +271,16 @@ def model_for(
 
 
 def _evaluate_world(
-    args: Any, settings: Settings, world: str, progress: Any, *, save_any: bool = True
+    args: Any,
+    settings: Settings,
+    world: str,
+    progress: Any,
+    *,
+    save_any: bool = True,
+    data_seed: int = 0,
 ) -> dict[str, Any]:
-    """Evaluate on `world`'s data; save the results for the UI unless `save_any` is off
-    and the model is not the saved (served) one."""
+    """Evaluate on `world`'s data (simulated, and split, with `data_seed`); save the
+    results for the UI unless `save_any` is off and the model is not the saved one."""
     from recsys.data.dataset import build_dataset
 
     rounds = getattr(args, "feedback_rounds", 0) or 0
@@ -286,6 +294,7 @@ def _evaluate_world(
         users_path=getattr(args, "users", None),
         interactions_path=getattr(args, "interactions", None),
         world=world,
+        seed=data_seed,
         progress=progress,
     )
     model, is_saved = model_for(dataset, settings, progress)
@@ -325,14 +334,112 @@ def format_worlds(all_results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(blocks)
 
 
+def _ratio(rows: dict[str, dict], row: str) -> float | None:
+    value = (rows.get(row) or {}).get("recall@10")
+    oracle = (rows.get("oracle") or {}).get("recall@10")
+    return None if value is None or not oracle else value / oracle
+
+
+def mean_over_seeds(by_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Means over data seeds of one world's results: every metric of every row present
+    for every seed, and (simulated data) the per-seed ratios to the oracle of the model
+    and of the learnable oracle with their mean (the README's figures)."""
+    results = list(by_seed.values())
+    segments: dict[str, dict] = {}
+    ratios: dict[str, dict] = {row: {} for row in RATIO_ROWS}
+    for segment, rows in results[0]["segments"].items():
+        segments[segment] = {}
+        for row, values in rows.items():
+            if not all(row in r["segments"][segment] for r in results):
+                continue
+            segments[segment][row] = {}
+            for metric in values:
+                seen = [r["segments"][segment][row][metric] for r in results]
+                known = [v for v in seen if v is not None]
+                segments[segment][row][metric] = (
+                    round(float(np.mean(known)), 4) if len(known) == len(seen) else None
+                )
+        for row in RATIO_ROWS:
+            per_seed = [_ratio(r["segments"][segment], row) for r in results]
+            if all(v is not None for v in per_seed):
+                ratios[row][segment] = {
+                    "mean": round(float(np.mean(per_seed)), 4),
+                    "per_seed": [round(v, 4) for v in per_seed],
+                }
+    selected = {str(seed): (r.get("selection") or {}).get("winner") for seed, r in by_seed.items()}
+    return {"segments": segments, "ratios_to_oracle": ratios, "selected": selected}
+
+
+def format_seeds(worlds: dict[str, dict[str, Any]], seeds: tuple[int, ...]) -> str:
+    """One block per world: recall@10 per segment and row, mean and per data seed, then
+    the ratios to the oracle (mean of the per-seed ratios) and each seed's winner."""
+    blocks = []
+    shown = ", ".join(map(str, seeds))
+    for world, summary in worlds.items():
+        lines = [f"=== world: {world}, data seeds {shown} ==="]
+        mean = summary["mean"]
+        for segment, rows in mean["segments"].items():
+            lines.append(f"{segment}: recall@10, mean (per data seed)")
+            for row, values in rows.items():
+                per_seed = [
+                    summary["seeds"][str(seed)]["segments"][segment][row]["recall@10"]
+                    for seed in seeds
+                ]
+                cells = ", ".join("-" if v is None else f"{v:.3f}" for v in per_seed)
+                value = values["recall@10"]
+                lines.append(f"  {row:<22}{'-' if value is None else f'{value:.4f}':>8}  ({cells})")
+        for row, label in RATIO_ROWS.items():
+            parts = [
+                f"{segment} {r['mean']:.3f} ({', '.join(f'{v:.2f}' for v in r['per_seed'])})"
+                for segment, r in mean["ratios_to_oracle"][row].items()
+            ]
+            if parts or row == "two_tower":
+                lines.append(f"{label} / oracle recall@10: {', '.join(parts) or '-'}")
+        winners = "; ".join(f"data seed {s}: {w}" for s, w in mean["selected"].items())
+        lines += [f"selected: {winners}", ""]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def _evaluate_seeds(
+    args: Any, settings: Settings, names: list[str], seeds: tuple[int, ...], progress: Any
+) -> int:
+    """`evaluate --data-seeds`: every chosen world on every data seed, and the means."""
+    worlds: dict[str, dict[str, Any]] = {}
+    total, done = len(names) * len(seeds), 0
+    for name in names:
+        by_seed = {}
+        for seed in seeds:
+            progress(Progress("evaluate", done, total, f"world {name}, data seed {seed}"))
+            by_seed[seed] = _evaluate_world(
+                args, settings, name, progress, save_any=False, data_seed=seed
+            )
+            done += 1
+        worlds[name] = {
+            "seeds": {str(seed): result for seed, result in by_seed.items()},
+            "mean": mean_over_seeds(by_seed),
+        }
+    progress(Progress("evaluate", total, total, "done"))
+    if args.json:
+        print(json.dumps({"data_seeds": list(seeds), "worlds": worlds}))
+    else:
+        print(format_seeds(worlds, seeds))
+    return 0
+
+
 def evaluate_cli(args: Any, settings: Settings) -> int:
-    """`python -m recsys evaluate [--world NAME|all] [--json]`: every number on stdout,
-    progress on stderr."""
+    """`python -m recsys evaluate [--world NAME|all] [--data-seeds S,S,...] [--json]`:
+    every number on stdout, progress on stderr."""
     from recsys.data.worlds import WORLDS, get_world
 
     progress = TextProgress(sys.stderr)
     world = getattr(args, "world", None)
-    if world is not None and world.strip().lower() == "all":
+    every = world is not None and world.strip().lower() == "all"
+    seeds = getattr(args, "data_seeds", None)
+    if seeds:
+        names = list(WORLDS) if every else [get_world(world).name]
+        return _evaluate_seeds(args, settings, names, tuple(seeds), progress)
+    if every:
         names = list(WORLDS)
         all_results = {}
         for i, name in enumerate(names):

@@ -251,6 +251,12 @@ CASES = [
     ("seed-huge", ["train", "--seed", "99999999999999999999999"], {}, "is not a whole number"),
     ("seed-float", ["train", "--seed", "1.5"], {}, "seed '1.5'"),
     ("seed-nan", ["train", "--seed", "nan"], {}, "seed 'nan'"),
+    # evaluate: data seeds (refused before any data is built)
+    ("data-seeds-word", ["evaluate", "--data-seeds", "a,b"], {}, "data seeds 'a,b' is not"),
+    ("data-seeds-repeat", ["evaluate", "--data-seeds", "1,1"], {}, "different whole numbers"),
+    ("data-seeds-empty", ["evaluate", "--data-seeds", ""], {}, "data seeds '' is not"),
+    ("data-seeds-negative", ["evaluate", "--data-seeds", "0,-1"], {}, "data seeds '0,-1'"),
+    ("data-seeds-many", ["evaluate", "--data-seeds", "0,1,2,3,4,5,6,7,8,9,10"], {}, "1 to 10"),
     ("epochs-zero", ["train", "--epochs", "0"], {}, "epochs '0' is not a whole number"),
     ("epochs-huge", ["train", "--epochs", "99999999999"], {}, "from 1 to 10000"),
     # users files

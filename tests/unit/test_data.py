@@ -208,3 +208,23 @@ def test_generated_is_cached_and_rebuilt_on_version_change(
     first.path.write_text(json.dumps(document))
     second = sources.load_restaurants(settings)
     pd.testing.assert_frame_equal(first.frame, second.frame)
+
+
+def test_other_data_seeds_never_rewrite_the_served_seeds_files(tmp_path: Path) -> None:
+    """Generated users and simulated visits are cached per data seed: evaluating seed 1
+    (`evaluate --data-seeds`) leaves seed 0's files, which the app reads, as they were."""
+    from tests_frames import restaurants
+
+    from recsys.data.dataset import build_dataset
+
+    settings = Settings(data_dir=tmp_path)
+    places = restaurants(40, seed=2)
+    first = build_dataset(settings, restaurants=places, seed=0)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    other = build_dataset(settings, restaurants=places, seed=1)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert {name: after[name] for name in before} == before
+    assert {"users-seed1.jsonl", "interactions-seed1.csv"} <= set(after)
+    assert other.fingerprint != first.fingerprint
+    again = build_dataset(settings, restaurants=places, seed=0)
+    assert again.fingerprint == first.fingerprint

@@ -86,7 +86,8 @@ def test_baseline_rows_are_cached_per_data(small, monkeypatch):
     root, _, _, dataset, model = small
     settings = Settings(data_dir=root / "cache-test")
     first = baseline_metrics(dataset, settings=settings)
-    assert (settings.data_dir / "model" / "baselines.json").is_file()
+    # Cached per world and data seed (this data set's seed is 7), as the data itself.
+    assert (settings.data_dir / "model" / "baselines-seed7.json").is_file()
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("the article recipe was retrained despite the cache")
@@ -127,3 +128,44 @@ def test_evaluate_all_worlds_prints_one_block_or_object_per_world(small, monkeyp
     assert table.count("two-tower / oracle recall@10: warm_users ") == len(WORLDS)
     assert table.count("learnable oracle / oracle recall@10: warm_users ") == len(WORLDS)
     assert "selected: " in table and "candidate linear" in table
+
+
+def test_data_seeds_print_means_and_per_seed_ratios(small, monkeypatch, capsys):
+    import recsys.model.evaluate as evaluate_module
+
+    root, _, _, dataset, model = small
+    one = evaluate(dataset, model, settings=Settings(data_dir=root / "seeds"))
+    seen = []
+
+    def fake(args, settings, world, progress, *, save_any=True, data_seed=0):
+        seen.append((world, data_seed, save_any))
+        result = json.loads(json.dumps(one))  # a copy per seed, the model's row scaled
+        for rows in result["segments"].values():
+            rows["two_tower"]["recall@10"] *= 1 + data_seed / 10
+        return result
+
+    monkeypatch.setattr(evaluate_module, "_evaluate_world", fake)
+    args = argparse.Namespace(json=True, world="nonlinear", data_seeds=(0, 1))
+    assert evaluate_cli(args, Settings(data_dir=root / "seeds")) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert seen == [("nonlinear", 0, False), ("nonlinear", 1, False)]
+    assert out["data_seeds"] == [0, 1] and list(out["worlds"]) == ["nonlinear"]
+    summary = out["worlds"]["nonlinear"]
+    assert set(summary["seeds"]) == {"0", "1"}
+    warm = one["segments"]["warm_users"]
+    base, oracle = warm["two_tower"]["recall@10"], warm["oracle"]["recall@10"]
+    mean = summary["mean"]
+    assert mean["segments"]["warm_users"]["two_tower"]["recall@10"] == pytest.approx(
+        base * 1.05, abs=1e-4
+    )
+    ratio = mean["ratios_to_oracle"]["two_tower"]["warm_users"]
+    assert ratio["per_seed"] == pytest.approx([base / oracle, 1.1 * base / oracle], abs=1e-4)
+    assert ratio["mean"] == pytest.approx(1.05 * base / oracle, abs=1e-4)
+    assert "oracle_learnable" in mean["ratios_to_oracle"]
+    args.json = False
+    evaluate_cli(args, Settings(data_dir=root / "seeds"))
+    table = capsys.readouterr().out
+    assert "=== world: nonlinear, data seeds 0, 1 ===" in table
+    assert (
+        "two-tower / oracle recall@10: warm_users " in table and "selected: data seed 0: " in table
+    )
