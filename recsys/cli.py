@@ -63,19 +63,25 @@ _seed = _whole_number("seed", 0, MAX_SEED)
 MAX_DATA_SEEDS = 10
 
 
+_data_seed = _whole_number("data seed", 0, MAX_SEED)
+
+
 def _data_seeds(text: str) -> tuple[int, ...]:
     """An argparse type: 1 to MAX_DATA_SEEDS distinct data seeds, comma-separated."""
-    parts = [part.strip() for part in text.split(",")]
     shown = text if len(text) <= 40 else text[:40] + "…"
-    problem = (
+    problem = argparse.ArgumentTypeError(
         f"data seeds {shown!r} is not a comma-separated list of 1 to {MAX_DATA_SEEDS} "
         f"different whole numbers from 0 to {MAX_SEED}"
     )
-    if not 1 <= len(parts) <= MAX_DATA_SEEDS or not all(p.isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(problem)
-    seeds = tuple(int(p) for p in parts)
-    if len(set(seeds)) != len(seeds) or max(seeds) > MAX_SEED:
-        raise argparse.ArgumentTypeError(problem)
+    parts = text.split(",")
+    if not 1 <= len(parts) <= MAX_DATA_SEEDS:
+        raise problem
+    try:
+        seeds = tuple(_data_seed(part.strip()) for part in parts)
+    except argparse.ArgumentTypeError:
+        raise problem from None
+    if len(set(seeds)) != len(seeds):
+        raise problem
     return seeds
 
 

@@ -17,15 +17,14 @@ Needs a prepared data directory (`python -m recsys prepare`).
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 
-from recsys import bench, cli
+from recsys import bench
 from recsys.data import hours
 from recsys.serving import geocells, keys, pricetags, server
 from recsys.serving.recommend import first_query
-from scripts.throwaway import bay_area_space, p50_ms, user_vector
+from scripts.throwaway import bay_area_space, p50_ms, places_from_argv, user_vector
 
 USERS = 4
 
@@ -84,7 +83,7 @@ def main(n: int) -> int:
                 "FT.SEARCH", keys.alias(space), where, "LIMIT", 0, 0, "DIALECT", 2,
                 "TIMEOUT", bench.BENCH_TIMEOUT_MS,
             )  # fmt: skip
-            passing[name] = bench._total(reply) if name != "no filter" else n
+            passing[name] = bench._total(reply)
         ms = {name: [] for name in queries}
         for user_id in user_ids:
             vector = user_vector(space, user_id)
@@ -103,9 +102,4 @@ def main(n: int) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m scripts.filter_costs", description=__doc__)
-    parser.add_argument(
-        "n", nargs="?", default=100_000, type=cli._whole_number("restaurants", 1_000, 2_000_000),
-        help="generated Bay Area restaurants, 1,000-2,000,000 (default 100,000)",
-    )  # fmt: skip
-    sys.exit(main(parser.parse_args().n))
+    sys.exit(main(places_from_argv("python -m scripts.filter_costs", __doc__)))

@@ -12,16 +12,15 @@ median over the users. Needs a prepared data directory (`python -m recsys prepar
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 
-from recsys import bench, cli
+from recsys import bench
 from recsys.serving import server
 from recsys.serving.filters import Filters, Plan, search_args
 from recsys.serving.recommend import first_query, recommend, search_command
-from scripts.throwaway import bay_area_space, p50_ms, user_vector
+from scripts.throwaway import bay_area_space, p50_ms, places_from_argv, user_vector
 
 USERS = 8
 BATCHES = (400, 1600, 3200, 6400)
@@ -61,9 +60,4 @@ def main(n: int) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m scripts.hnsw_batches", description=__doc__)
-    parser.add_argument(
-        "n", nargs="?", default=100_000, type=cli._whole_number("restaurants", 1_000, 2_000_000),
-        help="generated Bay Area restaurants, 1,000-2,000,000 (default 100,000)",
-    )  # fmt: skip
-    sys.exit(main(parser.parse_args().n))
+    sys.exit(main(places_from_argv("python -m scripts.hnsw_batches", __doc__)))

@@ -9,6 +9,7 @@ the namespace afterwards, also when the measurement fails.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from recsys import bench
+from recsys import bench, cli
 from recsys.config import Settings
 from recsys.data import synth
 from recsys.data.dataset import build_dataset
@@ -62,3 +63,14 @@ def p50_ms(call: Callable[[], object], repeats: int = 15) -> float:
         call()
         took.append((time.perf_counter() - start) * 1000)
     return statistics.median(took)
+
+
+def places_from_argv(prog: str, description: str | None) -> int:
+    """The measurement scripts' one argument: how many generated places, checked like the
+    CLI's numbers (one sentence naming a bad value, exit 2)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument(
+        "n", nargs="?", default=100_000, type=cli._whole_number("restaurants", 1_000, 2_000_000),
+        help="generated Bay Area restaurants, 1,000-2,000,000 (default 100,000)",
+    )  # fmt: skip
+    return parser.parse_args().n

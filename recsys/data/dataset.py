@@ -75,7 +75,7 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return _digest(pd.util.hash_pandas_object(frame.astype(str), index=False).tolist())
 
 
-def _seeded(stem: str, seed: int) -> str:
+def seeded_stem(stem: str, seed: int) -> str:
     """A cache file's stem for data seed `seed`: the plain stem for seed 0 (the app's),
     a stem of its own for any other, so evaluating other seeds (`evaluate --data-seeds`)
     never rewrites the files the served data is read from."""
@@ -83,7 +83,7 @@ def _seeded(stem: str, seed: int) -> str:
 
 
 def _generated_users(settings: Settings, seed: int) -> pd.DataFrame:
-    stem = _seeded("users", seed)
+    stem = seeded_stem("users", seed)
     path, meta_path = settings.path(f"{stem}.jsonl"), settings.path(f"{stem}.meta.json")
     meta = {"seed": seed, "n": DEFAULT_USERS, "version": SIMULATION_VERSION}
     if path.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
@@ -99,7 +99,7 @@ def _simulated(
 ):
     # The default world keeps the original file names, so existing caches stay valid.
     stem = "interactions" if world.name == "default" else f"interactions-{world.name}"
-    stem = _seeded(stem, seed)
+    stem = seeded_stem(stem, seed)
     path, meta_path = settings.path(f"{stem}.csv"), settings.path(f"{stem}.meta.json")
     meta = {
         "seed": seed,

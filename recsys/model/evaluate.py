@@ -127,9 +127,10 @@ def baseline_metrics(
     take a while, so a retrain on the same data reuses them.
     """
     world = getattr(dataset, "world", "default")
+    from recsys.data.dataset import seeded_stem
+
     stem = "baselines" if world == "default" else f"baselines-{world}"
-    seed_part = "" if dataset.seed == 0 else f"-seed{dataset.seed}"  # as the data's caches
-    name = f"{stem}{seed_part}.json"
+    name = f"{seeded_stem(stem, dataset.seed)}.json"  # per data seed, as the data's caches
     path = settings.path("model", name) if settings is not None else None
     key = _baselines_key(dataset, seed)
     if path is not None and path.is_file():
@@ -312,6 +313,12 @@ def _evaluate_world(
 RATIO_ROWS = {"two_tower": "two-tower", "oracle_learnable": "learnable oracle"}
 
 
+def _ratio(rows: dict[str, dict], row: str) -> float | None:
+    value = (rows.get(row) or {}).get("recall@10")
+    oracle = (rows.get("oracle") or {}).get("recall@10")
+    return None if value is None or not oracle else value / oracle
+
+
 def format_worlds(all_results: dict[str, dict[str, Any]]) -> str:
     """One block per world: its table, then the two-tower / oracle and the learnable
     oracle / oracle ratios per segment."""
@@ -319,11 +326,10 @@ def format_worlds(all_results: dict[str, dict[str, Any]]) -> str:
     for world, results in all_results.items():
         ratios: dict[str, list[str]] = {row: [] for row in RATIO_ROWS}
         for segment, rows in results["segments"].items():
-            oracle = (rows.get("oracle") or {}).get("recall@10")
             for row in ratios:
-                value = (rows.get(row) or {}).get("recall@10")
-                if value is not None and oracle:
-                    ratios[row].append(f"{segment} {value / oracle:.3f}")
+                value = _ratio(rows, row)
+                if value is not None:
+                    ratios[row].append(f"{segment} {value:.3f}")
         lines = [f"=== world: {world} ===", format_table(results)]
         lines += [
             f"{label} / oracle recall@10: {', '.join(ratios[row]) or '-'}"
@@ -332,12 +338,6 @@ def format_worlds(all_results: dict[str, dict[str, Any]]) -> str:
         ]
         blocks.append("\n".join([*lines, ""]))
     return "\n".join(blocks)
-
-
-def _ratio(rows: dict[str, dict], row: str) -> float | None:
-    value = (rows.get(row) or {}).get("recall@10")
-    oracle = (rows.get("oracle") or {}).get("recall@10")
-    return None if value is None or not oracle else value / oracle
 
 
 def mean_over_seeds(by_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -107,14 +107,12 @@ def fit_encoders(dataset: Dataset) -> FeatureEncoders:
     return FeatureEncoders.fit(users, rests)
 
 
-class _Validation:
-    """Validation recall@10 as `ranking_metrics` computes it, vectorised (every epoch)."""
+class _Recall:
+    """Recall@10 of given (user row -> relevant / seen restaurant rows) sets, as
+    `ranking_metrics` computes it, vectorised (every epoch)."""
 
-    def __init__(self, dataset: Dataset):
-        relevant = relevant_by_user(dataset, dataset.split.val)
-        seen = relevant_by_user(dataset, dataset.split.train)
+    def __init__(self, n_rest: int, relevant: dict[int, list[int]], seen: dict[int, list[int]]):
         self.users = np.array(sorted(relevant), dtype=np.int64)
-        n_rest = len(dataset.restaurants)
         self.relevant = np.zeros((len(self.users), n_rest), dtype=bool)
         self.seen = np.zeros((len(self.users), n_rest), dtype=bool)
         for i, u in enumerate(self.users):
@@ -135,19 +133,15 @@ class _Validation:
         return float(np.mean(hits / self.denominator))
 
 
-class _Recall:
-    """Recall@10 of given (user row -> relevant / seen restaurant rows) sets."""
+class _Validation(_Recall):
+    """Validation recall@10: the validation visits, the training ones excluded."""
 
-    def __init__(self, n_rest: int, relevant: dict[int, list[int]], seen: dict[int, list[int]]):
-        self.users = np.array(sorted(relevant), dtype=np.int64)
-        self.relevant = np.zeros((len(self.users), n_rest), dtype=bool)
-        self.seen = np.zeros((len(self.users), n_rest), dtype=bool)
-        for i, u in enumerate(self.users):
-            self.relevant[i, relevant[u]] = True
-            self.seen[i, seen.get(u, [])] = True
-        self.denominator = np.minimum(10, self.relevant.sum(axis=1)).astype(np.float64)
-
-    recall = _Validation.recall
+    def __init__(self, dataset: Dataset):
+        super().__init__(
+            len(dataset.restaurants),
+            relevant_by_user(dataset, dataset.split.val),
+            relevant_by_user(dataset, dataset.split.train),
+        )
 
 
 class _HeldOut:
