@@ -7,7 +7,10 @@ price, rating and reviews, location, opening hours, amenities) plus the tower's 
 and, for hybrid towers, the place's learnt ID vector.
 
 The split is **exact** for linear restaurant towers (plain, hybrid or residual hybrid,
-whichever model selection chose): with raw = W x + b and r = raw / |raw| (hybrid:
+whichever model selection chose), with or without cross layers. With them, x below is
+the crossed input (`Tower.crossed`): its value j is feature j times (1 + its learnt
+interactions), so a product of features j and k is credited to j through C[j, k] and
+to k through C[k, j]. With raw = W x + b and r = raw / |raw| (hybrid:
 r = (raw/|raw| + id) / |raw/|raw| + id|; residual hybrid: r = [raw/|raw|; id] /
 sqrt(1 + |id|^2)), the score u . r is a sum over feature columns j of
 u . W[:, j] x_j times one common factor, plus the bias and ID terms; grouping the
@@ -137,6 +140,7 @@ def contributions(
 
 def _exact(tower: Any, x: Any, u: Any, ids: Any, groups: list[str]) -> list[dict[str, float]]:
     layer = tower.net[0]
+    x = tower.crossed(x)  # cross towers: column j is feature j times its interactions
     raw = x @ layer.weight.T + layer.bias  # (n, D), or (n, D - id_dim) for a residual hybrid
     raw_norm = raw.norm(dim=-1, keepdim=True)
     scale = 1.0 / raw_norm

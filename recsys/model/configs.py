@@ -24,6 +24,11 @@ class ModelConfig:
     # without it the MLP memorises the ~200 restaurants and loses on cold-start ones.
     residual: bool = True
     dropout: float = 0.0  # after each hidden layer
+    # DCN-v2 cross layers (Wang et al., 2021) on each tower's input: x <- x0 * (C x + b) + x
+    # adds explicit products of features (a like x a price level, rating x price), which a
+    # linear tower cannot represent and an MLP only approximates; they start at zero, so
+    # training starts from the linear tower. Selection tries one layer.
+    cross_layers: int = 0
     user_input_dropout: float = 0.0
     # Drops restaurant input features in training, so an MLP cannot key on one unique
     # feature combination per restaurant.

@@ -1,6 +1,7 @@
 """The two-tower model and its retrieval loss, kept apart (as in TF Recommenders).
 
-Each tower maps encoded features (linearly by default, or through a residual MLP) to
+Each tower maps encoded features (linearly by default, or through a residual MLP, either
+optionally after DCN-v2 cross layers that multiply features together) to
 an L2-normalised embedding of `config.EMBEDDING_DIM` values, so a dot product is a
 cosine similarity: exactly what the Redis vector index (cosine distance) ranks by.
 With `id_embeddings` (hybrid towers), a learnt vector per user / restaurant seen in
@@ -26,10 +27,12 @@ ID_INIT_STD = 0.05  # per coordinate: ID vectors start at ~0.6 x the feature par
 
 
 class Tower(nn.Module):
-    """features -> [Dropout] -> MLP (+ linear skip) -> L2 normalise.
+    """features -> [Dropout] -> [cross layers] -> MLP (+ linear skip) -> L2 normalise.
 
-    The MLP is [Linear -> GELU -> Dropout]* -> Linear; with `residual` and hidden
-    layers, a bias-free linear map of the (dropped-out) input is added to its output.
+    The cross layers (`crossed`, DCN-v2) multiply features by learnt combinations of the
+    others; without hidden layers the rest is one linear map. The MLP is
+    [Linear -> GELU -> Dropout]* -> Linear; with `residual` and hidden layers, a
+    bias-free linear map of the (dropped-out, crossed) input is added to its output.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class Tower(nn.Module):
         id_dropout: float = 0.0,
         id_dim: int = 0,
         id_residual: bool = False,
+        cross_layers: int = 0,
     ):
         super().__init__()
         # Residual IDs: the ID vector takes the last `id_dim` values of the output and
@@ -66,6 +70,11 @@ class Tower(nn.Module):
                 self.id_proj = nn.Linear(id_dim, n_out, bias=False)
                 nn.init.normal_(self.id_proj.weight, std=1 / id_dim**0.5)
         self.id_dropout = id_dropout
+        # DCN-v2 cross layers (`crossed`), zero at the start: the tower starts linear.
+        self.cross = nn.ModuleList(nn.Linear(n_in, n_in) for _ in range(cross_layers))
+        for layer in self.cross:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
         layers: list[nn.Module] = []
         width = n_in
         for size in hidden:
@@ -91,8 +100,16 @@ class Tower(nn.Module):
             return prior.expand(n, -1)
         return torch.where((ids == 0)[:, None], prior[None, :], self.ids(ids))
 
+    def crossed(self, x: torch.Tensor) -> torch.Tensor:
+        """The input after the cross layers (itself without any): x_{k+1} = x_0 * (C_k x_k
+        + b_k) + x_k, so value j is feature j times (1 + its learnt interactions)."""
+        x0 = x
+        for layer in self.cross:
+            x = x0 * layer(x) + x
+        return x
+
     def forward(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.input_dropout(x)
+        x = self.crossed(self.input_dropout(x))
         out = self.net(x)
         if self.skip is not None:
             out = out + self.skip(x)
@@ -128,7 +145,8 @@ class TwoTower(nn.Module):
         self.config = config
         common = {"dropout": config.dropout, "residual": config.residual,
                   "id_dropout": config.id_dropout, "id_dim": config.id_dim,
-                  "id_residual": config.id_residual}  # fmt: skip
+                  "id_residual": config.id_residual,
+                  "cross_layers": config.cross_layers}  # fmt: skip
         ids = config.id_embeddings
         self.user_tower = Tower(
             n_user_features, config.user_hidden, config.embedding_dim,

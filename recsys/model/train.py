@@ -610,7 +610,9 @@ def _refit(
 # "residual linear": a features-only linear model, then ID vectors in their own
 # coordinates learnt on top of it, frozen (`ModelConfig.id_residual`); their learning
 # rate is the shared one: with the feature path frozen, 10x overshot (collaborative
-# world, data seed 0: warm 0.856 vs 0.933 of the oracle).
+# world, data seed 0: warm 0.856 vs 0.933 of the oracle). "cross" and "residual cross":
+# the same with a DCN-v2 cross layer before the linear map (`ModelConfig.cross_layers`),
+# for tastes that multiply attributes (a like counting only at a bearable price).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "linear": {},
     "mlp": {"user_hidden": (64,), "restaurant_hidden": (64,), "dropout": 0.1},
@@ -619,6 +621,10 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "user_hidden": (64,), "restaurant_hidden": (64,), "dropout": 0.1, "id_embeddings": True,
     },
     "residual linear": {"id_embeddings": True, "id_residual": True, "id_lr_scale": 1.0},
+    "cross": {"cross_layers": 1},
+    "residual cross": {
+        "cross_layers": 1, "id_embeddings": True, "id_residual": True, "id_lr_scale": 1.0,
+    },
 }  # fmt: skip
 # The second stage varies the winner's softmax temperature and weight decay.
 REFINEMENTS: dict[str, dict[str, Any]] = {

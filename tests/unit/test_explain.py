@@ -24,8 +24,10 @@ def dataset(tmp_path_factory):
         ModelConfig(),
         ModelConfig(id_embeddings=True),
         ModelConfig(id_embeddings=True, id_residual=True, id_lr_scale=1.0),
+        ModelConfig(cross_layers=1),
+        ModelConfig(cross_layers=1, id_embeddings=True, id_residual=True, id_lr_scale=1.0),
     ],
-    ids=["linear", "hybrid", "residual hybrid"],
+    ids=["linear", "hybrid", "residual hybrid", "cross", "residual cross"],
 )
 def test_exact_split_sums_to_the_score_for_linear_towers(dataset, config) -> None:
     model = train(dataset, config=config, epochs=3, seed=1)

@@ -72,3 +72,24 @@ def test_mlp_towers_have_a_hidden_nonlinearity_and_a_linear_skip():
     assert not torch.allclose(
         raw(2 * x) - raw(torch.zeros(1, 5)), 2 * (raw(x) - raw(torch.zeros(1, 5)))
     )
+
+
+def test_cross_layers_start_linear_and_multiply_features_by_hand():
+    net = TwoTower(3, 4, ModelConfig(cross_layers=1)).eval()
+    tower = net.user_tower
+    x = torch.tensor([[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]])
+    # Zero at the start: the tower is the linear one.
+    assert torch.equal(tower.crossed(x), x)
+    with torch.no_grad():
+        tower.cross[0].weight.copy_(torch.tensor([[0.0, 1.0, 0.0], [0.0] * 3, [0.0] * 3]))
+        tower.cross[0].bias.copy_(torch.tensor([0.0, 0.0, 0.5]))
+    # x1 = x0 * (C x0 + b) + x0: value 0 gains x0 * x1 (a product of two features),
+    # value 2 is scaled by 1.5, value 1 is unchanged.
+    expected = torch.tensor([[1.0 + 2.0, 2.0, -1.5], [0.5, 0.0, 4.5]])
+    assert torch.allclose(tower.crossed(x), expected)
+    # A product of features: no linear map of x gives it, the cross tower does.
+    linear = TwoTower(3, 4, ModelConfig()).eval().user_tower
+    with torch.no_grad():
+        linear.net[0].weight.copy_(tower.net[0].weight)
+        linear.net[0].bias.copy_(tower.net[0].bias)
+    assert not torch.allclose(tower(x), linear(x))
