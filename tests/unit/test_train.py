@@ -231,3 +231,14 @@ def test_selection_without_validation_visits_still_trains_on_every_user(dataset)
     no_val = dataclasses.replace(dataset, split=dataclasses.replace(dataset.split, val=empty))
     model = train(no_val, seed=0, epochs=3)
     assert model.metrics["selected"] and model.metrics["refit_epochs"] > 0
+
+
+def test_cross_towers_learn_their_interactions_and_round_trip(dataset, tmp_path):
+    model = train(dataset, config=ModelConfig(cross_layers=1), epochs=3, seed=0)
+    for tower in (model.net.user_tower, model.net.restaurant_tower):
+        assert len(tower.cross) == 1 and tower.cross[0].weight.abs().max() > 0  # trained
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "cross.pt"))
+    assert loaded.config.cross_layers == 1
+    assert np.array_equal(
+        loaded.embed_restaurants(dataset.restaurants), model.embed_restaurants(dataset.restaurants)
+    )
