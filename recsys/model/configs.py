@@ -67,7 +67,7 @@ class ModelConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to 0 over max_epochs
     batch_size: int = 512
     max_epochs: int = 40
-    # Epochs without a better validation score before stopping (selection trains 6-7
+    # Epochs without a better validation score before stopping (selection trains 9-10
     # candidates; the best epoch moved by at most a few epochs with 8).
     patience: int = 5
 
