@@ -71,6 +71,11 @@ class ModelConfig:
     # candidates; the best epoch moved by at most a few epochs with 8).
     patience: int = 5
 
+    @property
+    def residual_hybrid(self) -> bool:
+        """Trained in two phases: the feature path, then the ID vectors (`id_residual`)."""
+        return self.id_embeddings and self.id_residual
+
 
 FULL_SOFTMAX_MAX = 20_000  # restaurants: batch x catalogue logits stay ~40 MB
 

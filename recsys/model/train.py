@@ -535,7 +535,7 @@ def _fit_model(
     """`_fit`, in two phases for residual hybrid towers (`config.id_residual`): the
     feature path alone (a features-only model), then, with it frozen, the ID vectors.
     No racing for those: the first phase's scores are a features-only model's."""
-    if not (config.id_embeddings and config.id_residual) or data.uid is None:
+    if not config.residual_hybrid or data.uid is None:
         return _fit(net, data, val, config, progress, label=label, race=race)
     prefix = f"{label}, " if label else ""
     features = dataclasses.replace(data, uid=None, rid=None)
@@ -550,7 +550,7 @@ def _fit_model(
 def _refit_epochs(config: ModelConfig, history: list[dict[str, float]]) -> int:
     """The early-stopped epoch count the refit trains for (both phases of a residual
     hybrid, each stopped at its own best)."""
-    if config.id_embeddings and config.id_residual and any("phase" in h for h in history):
+    if config.residual_hybrid and any("phase" in h for h in history):
         return sum(_phase_epochs(history))
     return best_epoch(history)
 
@@ -587,7 +587,7 @@ def _refit(
     data = _inputs(dataset, encoders, config, seed, pairs, vocab)
     net = _net(data, config, vocab)
     phases = [(data, epochs)]
-    if config.id_embeddings and config.id_residual and history:
+    if config.residual_hybrid and history:
         first, second = _phase_epochs(history)
         phases = [(dataclasses.replace(data, uid=None, rid=None), first), (data, second)]
     for i, (phase_data, phase_epochs) in enumerate(phases):
